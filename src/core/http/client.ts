@@ -1,0 +1,394 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { AxiosError, AxiosInstance, AxiosRequestConfig } from 'axios';
+import { AuthStrategy, OutgoingHeaders } from './auth';
+import { Clock, systemClock } from './clock';
+import { ServiceError, errorForStatus, sanitiseServiceText, serviceDisplayName } from './errors';
+import { RequestLimiter } from './limiter';
+import { DEFAULT_RETRY_POLICY, RetryPolicy, backoffDelay, parseRetryAfter } from './retry';
+
+export interface TlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  passphrase?: string;
+  servername?: string;
+  rejectUnauthorized?: boolean;
+}
+
+export interface ProxyOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  /** Host names (or suffixes) that bypass the proxy. */
+  noProxy?: string[];
+}
+
+export interface HttpClientOptions {
+  service: string;
+  baseURL: string;
+  auth: AuthStrategy;
+  timeoutMs?: number;
+  maxConcurrent?: number;
+  requestsPerSecond?: number;
+  retry?: Partial<RetryPolicy>;
+  clock?: Clock;
+  random?: () => number;
+  tls?: TlsOptions;
+  /** A proxy config; `undefined` falls back to the http_proxy/https_proxy environment, `false` disables. */
+  proxy?: ProxyOptions | false;
+  userAgent?: string;
+  /** Largest response body accepted, in bytes. */
+  maxResponseBytes?: number;
+}
+
+export type QueryValue = string | number | boolean | undefined | null | readonly (string | number)[];
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  /** Path relative to the base URL, or an absolute URL on the same origin (a "next page" link). */
+  path: string;
+  query?: Record<string, QueryValue>;
+  /** A JSON body. */
+  json?: unknown;
+  /** A form-encoded body (application/x-www-form-urlencoded). */
+  form?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** A few words for error texts: "listing meters", "posting a telegram". */
+  what?: string;
+  signal?: AbortSignal;
+  /** `false` sends exactly once; a partial policy overrides the client's for this request. */
+  retry?: Partial<RetryPolicy> | false;
+  /** How the body is returned: parsed JSON (default: when the response says JSON) or text. */
+  responseType?: 'json' | 'text' | 'auto';
+  timeoutMs?: number;
+  /** Statuses handed back as responses instead of thrown, for callers that treat them as data. */
+  acceptStatus?: readonly number[];
+  /** Told about every retry before its wait, for a status like "rate limited, retrying". */
+  onRetry?: (event: RetryEvent) => void;
+}
+
+export interface RetryEvent {
+  attempt: number;
+  delayMs: number;
+  error: ServiceError;
+}
+
+export interface HttpResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string>;
+  data: T;
+  attempts: number;
+}
+
+/** What a caller needs from the client; a scope offers the same so adapters can hold either. */
+export interface HttpRequester {
+  request<T = unknown>(options: RequestOptions): Promise<HttpResponse<T>>;
+  readonly service: string;
+}
+
+class DeadlineExceeded extends Error {}
+
+/**
+ * The one HTTP client every service node uses. One instance per config node: its keep-alive
+ * agents, concurrency limit and rate limit are shared by all nodes that use that config node.
+ */
+export class ServiceHttpClient implements HttpRequester {
+  readonly service: string;
+  readonly baseURL: string;
+  readonly clock: Clock;
+  readonly limiter: RequestLimiter;
+  readonly auth: AuthStrategy;
+  private readonly axios: AxiosInstance;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly random: () => number;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly lifetime = new AbortController();
+  private closed = false;
+
+  constructor(options: HttpClientOptions) {
+    if (!options.baseURL) {
+      throw new ServiceError(`No base URL is set for ${serviceDisplayName(options.service)}. Enter the server address in the config node.`, { code: 'CONFIG', service: options.service });
+    }
+    let parsedBase: URL;
+    try {
+      parsedBase = new URL(options.baseURL);
+    } catch {
+      throw new ServiceError(`The base URL for ${serviceDisplayName(options.service)} is not a valid URL. Enter it as http(s)://host[:port]/path in the config node.`, { code: 'CONFIG', service: options.service });
+    }
+    if (parsedBase.username || parsedBase.password) {
+      throw new ServiceError(`The base URL for ${serviceDisplayName(options.service)} contains a user name or password. Remove them from the URL and enter credentials in the config node's credential fields.`, { code: 'CONFIG', service: options.service });
+    }
+    this.service = options.service;
+    this.baseURL = options.baseURL.replace(/\/+$/, '');
+    this.auth = options.auth;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    const maxConcurrent = options.maxConcurrent ?? 4;
+    this.limiter = new RequestLimiter({ maxConcurrent, requestsPerSecond: options.requestsPerSecond ?? 0, clock: this.clock });
+    const maxSockets = maxConcurrent > 0 ? maxConcurrent : Infinity;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...options.tls });
+    this.axios = axios.create({
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      proxy: toAxiosProxy(options.proxy, parsedBase),
+      maxRedirects: 0,
+      maxContentLength: options.maxResponseBytes ?? 64 * 1024 * 1024,
+      maxBodyLength: 64 * 1024 * 1024,
+      validateStatus: () => true,
+      responseType: 'text',
+      // Parse bodies ourselves: axios would swallow a JSON syntax error from a truncated body.
+      transformResponse: [(data: unknown) => data],
+      headers: { 'User-Agent': options.userAgent ?? 'node-red-contrib-energy-export' },
+    });
+  }
+
+  /** A view of this client whose in-flight requests are all aborted by `close()`: one per node. */
+  scope(): ClientScope {
+    return new ClientScope(this);
+  }
+
+  get signal(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
+  async request<T = unknown>(options: RequestOptions): Promise<HttpResponse<T>> {
+    if (this.closed) throw cancelledError(this.service);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.lifetime.signal]) : this.lifetime.signal;
+    const policy: RetryPolicy = options.retry === false ? { ...this.retryPolicy, maxRetries: 0 } : { ...this.retryPolicy, ...options.retry };
+    let attempt = 0;
+    let reauthenticated = false;
+    for (;;) {
+      attempt += 1;
+      let outcome: HttpResponse<T> | ServiceError;
+      try {
+        outcome = await this.attempt<T>(options, signal);
+      } catch (error) {
+        if (signal.aborted) throw cancelledError(this.service, attempt);
+        throw error;
+      }
+      if (!(outcome instanceof ServiceError)) {
+        outcome.attempts = attempt;
+        return outcome;
+      }
+      const error = outcome;
+      error.attempts = attempt;
+      if (error.code === 'UNAUTHORIZED' && this.auth.onUnauthorized && !reauthenticated) {
+        reauthenticated = true;
+        if (await this.auth.onUnauthorized(this, signal)) {
+          attempt -= 1;
+          continue;
+        }
+      }
+      if (!error.retryable || attempt > policy.maxRetries) throw error;
+      let delay = backoffDelay(attempt, policy, this.random);
+      if (error.retryAfterMs !== undefined) {
+        if (error.retryAfterMs > policy.maxRetryAfterMs) throw error;
+        delay = Math.max(delay, error.retryAfterMs);
+      }
+      options.onRetry?.({ attempt, delayMs: delay, error });
+      try {
+        await this.clock.sleep(delay, signal);
+      } catch {
+        throw cancelledError(this.service, attempt);
+      }
+    }
+  }
+
+  /** One try: resolves a response or a classified ServiceError; rejects only when cancelled. */
+  private async attempt<T>(options: RequestOptions, signal: AbortSignal): Promise<HttpResponse<T> | ServiceError> {
+    const release = await this.limiter.acquire(signal).catch(() => {
+      throw cancelledError(this.service);
+    });
+    const deadline = new AbortController();
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const timer = timeoutMs > 0 ? setTimeout(() => deadline.abort(new DeadlineExceeded()), timeoutMs) : undefined;
+    try {
+      const headers: OutgoingHeaders = { Accept: 'application/json, text/plain, */*', ...options.headers };
+      await this.auth.apply(headers, this, signal);
+      const config: AxiosRequestConfig = {
+        method: options.method ?? 'GET',
+        url: this.resolveUrl(options.path),
+        params: cleanQuery(options.query),
+        paramsSerializer: { serialize: serializeQuery },
+        headers,
+        signal: AbortSignal.any([signal, deadline.signal]),
+      };
+      if (options.json !== undefined) {
+        headers['Content-Type'] = 'application/json';
+        config.data = JSON.stringify(options.json);
+      } else if (options.form) {
+        headers['Content-Type'] = 'application/x-www-form-urlencoded';
+        config.data = new URLSearchParams(options.form).toString();
+      }
+      const response = await this.axios.request<string>(config);
+      const responseHeaders = flattenHeaders(response.headers as Record<string, unknown>);
+      const status = response.status;
+      if ((status >= 200 && status < 300) || options.acceptStatus?.includes(status)) {
+        const data = this.parseBody<T>(response.data, responseHeaders, options);
+        if (data instanceof ServiceError) return data;
+        return { status, headers: responseHeaders, data, attempts: 1 };
+      }
+      const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(responseHeaders['retry-after'], this.clock.now()) : undefined;
+      const error = errorForStatus(status, {
+        service: this.service,
+        what: options.what,
+        serviceMessage: extractServiceMessage(response.data, this.auth.secrets()),
+        retryAfterMs,
+      });
+      return error;
+    } catch (error) {
+      if (signal.aborted) throw error;
+      return this.classifyTransportError(error, deadline.signal, options);
+    } finally {
+      if (timer) clearTimeout(timer);
+      release();
+    }
+  }
+
+  private parseBody<T>(raw: unknown, headers: Record<string, string>, options: RequestOptions): T | ServiceError {
+    const text = typeof raw === 'string' ? raw : raw === undefined || raw === null ? '' : String(raw);
+    const wantsJson = options.responseType === 'json' || ((options.responseType ?? 'auto') === 'auto' && /json/i.test(headers['content-type'] ?? ''));
+    if (!wantsJson) return text as unknown as T;
+    if (text.trim() === '') return null as unknown as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      return new ServiceError(`${serviceDisplayName(this.service)} sent a response that is not valid JSON${options.what ? ` (${options.what})` : ''}; it may have been cut off. It will be retried; if it persists, check the base URL.`, { code: 'INVALID_RESPONSE', service: this.service, retryable: true });
+    }
+  }
+
+  private classifyTransportError(error: unknown, deadline: AbortSignal, options: RequestOptions): ServiceError {
+    if (error instanceof ServiceError) return error;
+    const name = serviceDisplayName(this.service);
+    const what = options.what ? ` (${options.what})` : '';
+    const axiosError = error as AxiosError;
+    const code = axiosError?.code;
+    if (deadline.aborted || code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+      return new ServiceError(`${name} did not answer in time${what}. It will be retried; if it persists, check the server or raise the timeout in the config node.`, { code: 'TIMEOUT', service: this.service, retryable: true, cause: error });
+    }
+    if (code === 'ERR_FR_MAX_BODY_LENGTH_EXCEEDED' || code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(String(axiosError.message))) {
+      return new ServiceError(`${name} sent a response larger than allowed${what}. Narrow the request (fewer meters or a shorter period).`, { code: 'INVALID_RESPONSE', service: this.service, retryable: false, cause: error });
+    }
+    const reason = code ? ` (${code})` : '';
+    return new ServiceError(`Could not reach ${name}${what}${reason}. It will be retried; check the base URL, the network and that the server is running.`, { code: 'NETWORK', service: this.service, retryable: true, cause: error });
+  }
+
+  private resolveUrl(path: string): string {
+    if (/^https?:\/\//i.test(path)) {
+      // Absolute links (next-page URLs) must stay on the configured server: the credentials go with them.
+      const target = new URL(path);
+      const base = new URL(this.baseURL);
+      if (target.origin !== base.origin) {
+        throw new ServiceError(`${serviceDisplayName(this.service)} pointed to another server; the request was not sent so the credentials stay private.`, { code: 'INVALID_RESPONSE', service: this.service });
+      }
+      return target.toString();
+    }
+    return `${this.baseURL}/${path.replace(/^\/+/, '')}`;
+  }
+
+  /** Aborts every request in flight, ends the session if there is one and frees the sockets. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.auth.close?.(this);
+    } catch {
+      // Logging out is a courtesy; a server that is down must not keep Node-RED from closing.
+    }
+    this.closed = true;
+    this.lifetime.abort(new Error('client closed'));
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+/** Requests made through a scope are aborted together when the scope closes (a node's `close`). */
+export class ClientScope implements HttpRequester {
+  private readonly controller = new AbortController();
+  constructor(readonly client: ServiceHttpClient) {}
+
+  get service(): string {
+    return this.client.service;
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  request<T = unknown>(options: RequestOptions): Promise<HttpResponse<T>> {
+    if (this.controller.signal.aborted) return Promise.reject(cancelledError(this.client.service));
+    const signal = options.signal ? AbortSignal.any([options.signal, this.controller.signal]) : this.controller.signal;
+    return this.client.request<T>({ ...options, signal });
+  }
+
+  close(): void {
+    this.controller.abort(new Error('scope closed'));
+  }
+}
+
+export function cancelledError(service: string, attempts = 1): ServiceError {
+  return new ServiceError(`The request to ${serviceDisplayName(service)} was cancelled because the node was closed or redeployed.`, { code: 'CANCELLED', service, attempts });
+}
+
+function cleanQuery(query: RequestOptions['query']): Record<string, string> | undefined {
+  if (!query) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    out[key] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  return out;
+}
+
+function serializeQuery(params: Record<string, string>): string {
+  return new URLSearchParams(params).toString();
+}
+
+function flattenHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (value === undefined || value === null) continue;
+    // Set-Cookie values may contain commas (Expires=…), so they are joined by line breaks instead.
+    const separator = key.toLowerCase() === 'set-cookie' ? '\n' : ', ';
+    out[key.toLowerCase()] = Array.isArray(value) ? value.join(separator) : String(value);
+  }
+  return out;
+}
+
+/** Pulls the service's own short explanation out of an error body, in any of the usual shapes. */
+function extractServiceMessage(body: unknown, secrets: string[]): string | undefined {
+  if (typeof body !== 'string' || body.trim() === '') return undefined;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (typeof parsed === 'string') return sanitiseServiceText(parsed, secrets);
+    if (parsed && typeof parsed === 'object') {
+      const record = parsed as Record<string, unknown>;
+      const candidate = record.message ?? record.detail ?? record.error ?? record.errors;
+      if (candidate !== undefined) return sanitiseServiceText(candidate, secrets);
+      return sanitiseServiceText(parsed, secrets);
+    }
+  } catch {
+    // Not JSON: DSMR-reader v1 and many proxies answer in plain text or HTML.
+  }
+  return sanitiseServiceText(body, secrets);
+}
+
+function toAxiosProxy(proxy: ProxyOptions | false | undefined, base: URL): AxiosRequestConfig['proxy'] {
+  if (proxy === undefined) return undefined;
+  if (proxy === false || !proxy.url) return false;
+  if (proxy.noProxy?.some((host) => host && (base.hostname === host || base.hostname.endsWith(host.startsWith('.') ? host : `.${host}`)))) {
+    return false;
+  }
+  const url = new URL(proxy.url);
+  return {
+    protocol: url.protocol.replace(':', ''),
+    host: url.hostname,
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    auth: proxy.username ? { username: proxy.username, password: proxy.password ?? '' } : undefined,
+  };
+}

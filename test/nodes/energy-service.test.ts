@@ -1,0 +1,147 @@
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { helper, nodeModule } from '../support/runtime';
+import { FakeServer, delay } from '../support/fake-server';
+import { getServiceConfig } from '../../src/lib/energy-service-types';
+import { onInput, onClose } from '../../src/lib/node-kit';
+
+const TOKEN = 'metry-token-0f9e8d7c6b5a4f3e2d1c';
+const ENV_TOKEN = 'env-token-a1b2c3d4e5f6a7b8c9d0';
+
+/**
+ * A minimal user node, written the way the package's own nodes are: it asks its config node
+ * for a client scope, requests a path taken from msg.payload and forwards the JSON.
+ */
+function probeNode(RED: NodeAPI): void {
+  function Probe(this: Node, def: NodeDef & { service: string }): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    let scope: ReturnType<ReturnType<typeof getServiceConfig>['openScope']> | undefined;
+    onInput(node, async (msg, send) => {
+      scope ??= getServiceConfig(RED, def.service, 'metry').openScope();
+      const response = await scope.request({ path: String(msg.payload), what: 'probing' });
+      send({ ...msg, payload: response.data });
+    });
+    onClose(node, () => scope?.close());
+  }
+  RED.nodes.registerType('energy-probe', Probe as unknown as (this: Node, def: NodeDef) => void);
+}
+
+function flow(token = TOKEN) {
+  return {
+    nodes: [
+      { id: 'tab', type: 'tab', label: 'test' },
+      { id: 'cfg', z: 'tab', type: 'energy-service', service: 'metry', baseUrl: '' },
+      { id: 'probe', z: 'tab', type: 'energy-probe', service: 'cfg', wires: [['out']] },
+      { id: 'out', z: 'tab', type: 'helper' },
+      { id: 'catcher', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 'tab', type: 'helper' },
+    ],
+    credentials: { cfg: { token } },
+  };
+}
+
+describe('energy-service config node in the Node-RED runtime', () => {
+  let server: FakeServer;
+
+  before(async () => {
+    server = await new FakeServer().start();
+    server.authCheck = (request) =>
+      request.headers.authorization === `Bearer ${TOKEN}` || request.headers.authorization === `Bearer ${ENV_TOKEN}`
+        ? undefined
+        : { status: 401, body: { code: 401, message: 'Unauthorized' } };
+    server.on('GET', '/api/v2/accounts/me', () => ({ body: { code: 200, message: 'OK', data: { _id: 'acc1', name: 'Test' } } }));
+    server.on('GET', '/api/v2/hang', () => new Promise(() => undefined));
+    await new Promise<void>((resolve) => helper.startServer(resolve));
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => helper.stopServer(resolve));
+    await server.stop();
+  });
+  afterEach(async () => {
+    await helper.unload();
+    server.reset();
+  });
+
+  async function load(token = TOKEN, baseUrl?: string) {
+    const f = flow(token);
+    (f.nodes[1] as Record<string, unknown>).baseUrl = baseUrl ?? `${server.url}/api/v2`;
+    await helper.load([nodeModule('energy-service'), probeNode] as never, f.nodes, f.credentials);
+  }
+
+  it('keeps every credential as a password that the editor never receives', async () => {
+    await load();
+    const config = helper.getNode('cfg') as Node & { service: string };
+    assert.equal(config.service, 'metry');
+    const redNodes = (helper as unknown as { _redNodes: { getCredentialDefinition(type: string): Record<string, { type: string }> } })._redNodes;
+    const definition = redNodes.getCredentialDefinition('energy-service');
+    assert.deepEqual(Object.keys(definition).sort(), ['apiKey', 'authKey', 'password', 'token', 'username']);
+    for (const [name, field] of Object.entries(definition)) assert.equal(field.type, 'password', `${name} must be a password`);
+  });
+
+  it('never puts credentials in the flow the runtime exports and saves', async () => {
+    await load();
+    const redNodes = (helper as unknown as { _redNodes: { getFlows(): { flows: unknown[] } } })._redNodes;
+    const exported = JSON.stringify(redNodes.getFlows().flows);
+    assert.ok(exported.includes('energy-service'));
+    assert.ok(!exported.includes(TOKEN), 'token must not be in the exported flow');
+    const config = helper.getNode('cfg') as Node & { credentials: { token: string } };
+    assert.equal(config.credentials.token, TOKEN, 'while the node itself has it');
+  });
+
+  it('takes a credential written as ${NAME} from the environment', async () => {
+    process.env.ENERGY_TEST_METRY_TOKEN = ENV_TOKEN;
+    try {
+      await load('${ENERGY_TEST_METRY_TOKEN}');
+      const out = helper.getNode('out');
+      const received = new Promise<NodeMessage>((resolve) => out.on('input', (msg: NodeMessage) => resolve(msg)));
+      helper.getNode('probe').receive({ payload: '/accounts/me' } as NodeMessage);
+      const msg = await received;
+      assert.deepEqual((msg.payload as { data: unknown }).data, { _id: 'acc1', name: 'Test' });
+      assert.equal(server.requests[0].headers.authorization, `Bearer ${ENV_TOKEN}`);
+    } finally {
+      delete process.env.ENERGY_TEST_METRY_TOKEN;
+    }
+  });
+
+  it('reports a 401 to Catch nodes without the token in msg, error text or logs', async () => {
+    // The server accepts neither this token nor anything else on this path.
+    await load('wrong-token-9a8b7c6d5e4f3a2b1c0d');
+    const caught = helper.getNode('caught');
+    const received = new Promise<NodeMessage & { error: { message: string } }>((resolve) => caught.on('input', (msg: any) => resolve(msg)));
+    helper.getNode('probe').receive({ payload: '/accounts/me' } as NodeMessage);
+    const msg = await received;
+    assert.match(msg.error.message, /did not accept the credentials/);
+    assert.match(msg.error.message, /Check the token/);
+    assert.equal((msg as unknown as { statusCode: number }).statusCode, 401);
+    const everything = JSON.stringify(msg) + JSON.stringify(helper.log().args);
+    assert.ok(!everything.includes('wrong-token-9a8b7c6d5e4f3a2b1c0d'));
+    assert.ok(!everything.includes(TOKEN));
+    assert.equal(server.requests.length, 1, '401 is not retried');
+    const statusCalls = (helper.getNode('probe') as unknown as { status: { args: unknown[][] } }).status.args.map((a) => a[0]);
+    assert.deepEqual(statusCalls.at(-1), { fill: 'red', shape: 'ring', text: '401' });
+  });
+
+  it('says which config node is wrong when a node points at another service', async () => {
+    const f = flow();
+    (f.nodes[1] as Record<string, unknown>).service = 'dsmr-reader';
+    (f.nodes[1] as Record<string, unknown>).baseUrl = server.url;
+    await helper.load([nodeModule('energy-service'), probeNode] as never, f.nodes, f.credentials);
+    const caught = helper.getNode('caught');
+    const received = new Promise<NodeMessage & { error: { message: string } }>((resolve) => caught.on('input', (msg: any) => resolve(msg)));
+    helper.getNode('probe').receive({ payload: '/accounts/me' } as NodeMessage);
+    assert.match((await received).error.message, /is for DSMR-reader, not Metry/);
+    assert.equal(server.requests.length, 0);
+  });
+
+  it('aborts the in-flight request when the flow is stopped', async () => {
+    await load();
+    helper.getNode('probe').receive({ payload: '/hang' } as NodeMessage);
+    while (server.inFlight === 0) await delay(5);
+    await helper.unload();
+    for (let i = 0; i < 50 && server.abortedRequests === 0; i += 1) await delay(10);
+    assert.equal(server.abortedRequests, 1);
+    assert.equal(server.inFlight, 0);
+  });
+});
