@@ -5,48 +5,21 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../support/runtime';
+import { DemoProcess, startDemo } from '../support/demo-process';
 
 describe('npm start (scripts/start.js)', () => {
-  let child: ChildProcess;
+  let demo: DemoProcess;
   let baseUrl: string;
-  let output = '';
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'energy-export-start-'));
 
   before(async () => {
-    child = spawn(process.execPath, [path.join(repoRoot, 'scripts', 'start.js')], {
-      cwd: repoRoot,
-      env: { ...process.env, ENERGY_EXPORT_PORT: '0', ENERGY_EXPORT_USER_DIR: userDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    baseUrl = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Node-RED did not start:\n${output}`)), 60_000);
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        const match = /Server now running at (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.on('exit', (code) => reject(new Error(`start exited with ${code}:\n${output}`)));
-    });
+    demo = await startDemo();
+    baseUrl = demo.baseUrl;
   });
 
-  after(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      await exited;
-    }
-    fs.rmSync(userDir, { recursive: true, force: true });
-  });
+  after(() => demo.stop());
 
   it('serves the editor on 127.0.0.1 with every node of the package loaded', async () => {
     const page = await fetch(`${baseUrl}/`);
@@ -66,12 +39,41 @@ describe('npm start (scripts/start.js)', () => {
 
   it('deploys the demo flows and offers the examples under Import > Examples', async () => {
     const flows = (await (await fetch(`${baseUrl}/flows`)).json()) as Array<{ type: string }>;
-    const demo = fs.readdirSync(path.join(repoRoot, 'demo')).filter((f) => f.endsWith('.json'));
-    const expectedTypes = new Set(demo.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(repoRoot, 'demo', f), 'utf8')) as Array<{ type: string }>).map((n) => n.type)));
+    const demoFiles = fs.readdirSync(path.join(repoRoot, 'demo')).filter((f) => f.endsWith('.json'));
+    const expectedTypes = new Set(demoFiles.flatMap((f) => (JSON.parse(fs.readFileSync(path.join(repoRoot, 'demo', f), 'utf8')) as Array<{ type: string }>).map((n) => n.type)));
     for (const type of expectedTypes) assert.ok(flows.some((n) => n.type === type), `demo node type ${type} not deployed`);
+    // Every example is there too, as a disabled tab with a note on what to fill in.
+    const exampleTabs = (flows as Array<{ type: string; label?: string; disabled?: boolean; info?: string }>).filter((n) => n.type === 'tab' && n.label?.startsWith('Example: '));
+    assert.ok(exampleTabs.length >= 6, `${exampleTabs.length} example tabs`);
+    assert.ok(exampleTabs.every((tab) => tab.disabled === true && /fill in/.test(tab.info ?? '')));
+    assert.ok(!/Waiting for missing types/.test(demo.output()), 'every deployed node type is installed');
     const examples = (await (await fetch(`${baseUrl}/nodes/messages?lng=en-US`)).status);
     assert.equal(examples, 200);
     const library = (await (await fetch(`${baseUrl}/library/examples/flows/`)).json()) as Record<string, unknown>;
+    assert.equal((await fetch(`${baseUrl}/dashboard/`)).status, 200, 'the live chart dashboard is served');
     assert.ok(JSON.stringify(library).includes('node-red-contrib-energy-export'), 'examples of the package are not offered');
+  });
+
+  it('stores P1 readings from the recorded telegrams in the local SQLite file within a minute', async () => {
+    const dbFile = path.join(demo.userDir, 'energy.sqlite');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sqlite3 = require('sqlite3') as { Database: new (file: string, mode: number, cb: (err: Error | null) => void) => SqliteDb; OPEN_READONLY: number };
+    interface SqliteDb {
+      get(sql: string, cb: (err: Error | null, row: { rows: number; metrics: number }) => void): void;
+      close(cb: () => void): void;
+    }
+    let row = { rows: 0, metrics: 0 };
+    for (let i = 0; i < 120 && row.rows < 10; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if (!fs.existsSync(dbFile)) continue;
+      row = await new Promise((resolve) => {
+        const db = new sqlite3.Database(dbFile, sqlite3.OPEN_READONLY, () => undefined);
+        db.get("SELECT COUNT(*) AS rows, COUNT(DISTINCT metric) AS metrics FROM readings WHERE source = 'dsmr-p1'", (err, result) => {
+          db.close(() => resolve(err ? { rows: 0, metrics: 0 } : result));
+        });
+      });
+    }
+    assert.ok(row.rows >= 10, `only ${row.rows} readings stored`);
+    assert.ok(row.metrics >= 5, 'tariff registers, power and gas are stored');
   });
 });

@@ -1,0 +1,193 @@
+/**
+ * The Intellimeter legacy API's read operations, each returning parsed, normalized results
+ * whatever the response format: latest readings (/data), latest interval readings (/interval),
+ * the history file (/file) and meter information (/point).
+ */
+import type { ClientScope, HttpRequester, HttpResponse, ServiceHttpClient } from '../http/client';
+import { ServiceError, isServiceError } from '../http/errors';
+import type { Granularity } from '../readings';
+import { BodyFormat, detectFormat, parseBody } from './formats';
+import { ParsedReadings, readingsFromRecords, recordsFrom } from './normalize';
+import { intellimeterSessionOf } from './session';
+import { formatDateInZone } from './zone';
+
+export const RESPONSE_TYPES = ['json', 'xml', 'yaml'] as const;
+export type ResponseType = (typeof RESPONSE_TYPES)[number];
+export const FILE_TYPES = ['csv', 'json', 'xml', 'yaml'] as const;
+export type FileType = (typeof FILE_TYPES)[number];
+
+/** Metric names: `/data` holds meter registers (running totals), `/interval` the value per logging interval. */
+export const METRICS = { data: 'register', interval: 'interval' } as const;
+export type HistoryMetric = 'register' | 'interval';
+
+export interface ReadingOptions {
+  zone: string;
+  unit: string;
+  /** Now, in ms: decides the repeated hour at the end of DST for "latest" readings. */
+  now: number;
+}
+
+export interface LatestOptions extends ReadingOptions {
+  responseType?: ResponseType;
+}
+
+export interface HistoryOptions extends ReadingOptions {
+  /** `YYYY-MM-DD`, or a Date / epoch ms / ISO time stamp taken as its day in the API's zone. */
+  start: unknown;
+  end: unknown;
+  fileType?: FileType;
+  meter?: string;
+  metric?: HistoryMetric;
+}
+
+export interface PointQuery {
+  by: 'name' | 'id';
+  value: string;
+  responseType?: ResponseType;
+}
+
+const MIME: Record<BodyFormat, string> = {
+  json: 'application/json',
+  xml: 'application/xml, text/xml',
+  yaml: 'application/x-yaml, application/yaml, text/yaml',
+  csv: 'text/csv',
+};
+
+function configError(message: string): ServiceError {
+  return new ServiceError(message, { code: 'CONFIG', service: 'intellimeter' });
+}
+
+export function checkResponseType(value: unknown): ResponseType {
+  const type = value === undefined || value === null || value === '' ? 'json' : String(value).toLowerCase();
+  // Intellimeter still executes a request with a bad responseType before answering 400: never send one.
+  if (!(RESPONSE_TYPES as readonly string[]).includes(type)) throw configError(`"${String(value)}" is not a response type Intellimeter offers. Choose json, xml or yaml.`);
+  return type as ResponseType;
+}
+
+export function checkFileType(value: unknown): FileType {
+  const type = value === undefined || value === null || value === '' ? 'csv' : String(value).toLowerCase();
+  if (!(FILE_TYPES as readonly string[]).includes(type)) throw configError(`"${String(value)}" is not a history file type Intellimeter offers. Choose csv, json, xml or yaml.`);
+  return type as FileType;
+}
+
+/**
+ * A history date as `/file` wants it (`YYYY-MM-DD`): such a string as it is, or a Date, an
+ * epoch number or an ISO time stamp taken as the day it falls on in the API's zone.
+ */
+export function toHistoryDate(value: unknown, zone: string, field: 'start' | 'end'): string {
+  const explain = `Give the ${field} date as YYYY-MM-DD, a Date or a time stamp.`;
+  if (value === undefined || value === null || value === '') throw configError(`The history ${field} date is empty. ${explain}`);
+  if (typeof value === 'string') {
+    const text = value.trim();
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+    if (match) {
+      const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+      if (date.getUTCDate() !== Number(match[3]) || date.getUTCMonth() !== Number(match[2]) - 1) throw configError(`The history ${field} date "${text}" does not exist. ${explain}`);
+      return text;
+    }
+    const parsed = Date.parse(text);
+    if (!Number.isNaN(parsed) && /^\d{4}-\d{2}-\d{2}T/.test(text)) return formatDateInZone(parsed, zone);
+    throw configError(`The history ${field} date "${text.slice(0, 40)}" is not a date. ${explain}`);
+  }
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return formatDateInZone(value.getTime(), zone);
+  if (typeof value === 'number' && Number.isFinite(value)) return formatDateInZone(value, zone);
+  throw configError(`The history ${field} date is not a date (${typeof value}). ${explain}`);
+}
+
+export class IntellimeterApi {
+  private readonly http: HttpRequester;
+  private readonly client: ServiceHttpClient;
+  private readonly signal: AbortSignal;
+
+  /** Normally a node's scope, so its requests end with the node; the session lives on the scope's client. */
+  constructor(http: ClientScope | ServiceHttpClient) {
+    this.http = http;
+    this.client = 'client' in http ? http.client : http;
+    this.signal = http.signal;
+  }
+
+  async latestReadings(options: LatestOptions): Promise<ParsedReadings> {
+    return this.latest('/data', 'reading the latest readings', METRICS.data, undefined, options);
+  }
+
+  async latestIntervals(options: LatestOptions): Promise<ParsedReadings> {
+    return this.latest('/interval', 'reading the latest interval readings', METRICS.interval, 'interval', options);
+  }
+
+  async history(options: HistoryOptions): Promise<ParsedReadings> {
+    const fileType = checkFileType(options.fileType);
+    const start = toHistoryDate(options.start, options.zone, 'start');
+    const end = toHistoryDate(options.end, options.zone, 'end');
+    const meter = options.meter?.trim() || undefined;
+    const query = { start, end, type: fileType, meter };
+    const { body } = await this.get('/file', query, fileType, 'reading the history file', meter ? `meter "${meter}"` : undefined);
+    const { records, problems } = recordsFrom(body);
+    const metric = options.metric ?? 'register';
+    const parsed = readingsFromRecords(records, {
+      metric,
+      unit: options.unit,
+      granularity: metric === 'interval' ? 'interval' : undefined,
+      zone: options.zone,
+      ambiguity: 'series',
+      now: options.now,
+    });
+    return { readings: parsed.readings, problems: [...problems, ...parsed.problems] };
+  }
+
+  /** Meter information as Intellimeter describes it (`id`, `MeterId`, `ModbusId`, `SaveEvery`…). */
+  async point(query: PointQuery): Promise<Record<string, unknown>> {
+    const responseType = checkResponseType(query.responseType);
+    const value = String(query.value ?? '').trim();
+    if (!value) throw configError(`No meter ${query.by} is set for meter information. Enter one in the node or pass it in the message.`);
+    if (query.by === 'id' && !/^\d+$/.test(value)) throw configError(`The meter id "${value.slice(0, 40)}" is not a number. Give the numeric id, or look the meter up by name.`);
+    const { body } = await this.get('/point', { [query.by]: value, responseType }, responseType, 'reading meter information', `meter ${query.by} "${value}"`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ServiceError(`Intellimeter answered the meter information request with something other than a meter record. Check the meter ${query.by}.`, { code: 'INVALID_RESPONSE', service: 'intellimeter' });
+    }
+    return body as Record<string, unknown>;
+  }
+
+  private async latest(path: string, what: string, metric: string, granularity: Granularity | undefined, options: LatestOptions): Promise<ParsedReadings> {
+    const responseType = checkResponseType(options.responseType);
+    const { body } = await this.get(path, { responseType }, responseType, what);
+    const { records, problems } = recordsFrom(body);
+    const parsed = readingsFromRecords(records, { metric, unit: options.unit, granularity, zone: options.zone, ambiguity: 'latest', now: options.now });
+    return { readings: parsed.readings, problems: [...problems, ...parsed.problems] };
+  }
+
+  private async get(path: string, query: Record<string, string | undefined>, format: BodyFormat, what: string, subject?: string): Promise<{ body: unknown; response: HttpResponse<string> }> {
+    const session = intellimeterSessionOf(this.client.auth);
+    let response: HttpResponse<string>;
+    try {
+      // Log in before taking a request slot; the session strategy cannot do it from inside one.
+      await session?.ensureLoggedIn(this.client, this.signal);
+      response = await this.http.request<string>({ path, query, what, responseType: 'text', headers: { Accept: MIME[format] } });
+    } catch (error) {
+      throw explain(error, path, subject);
+    }
+    const body = parseBody(response.data ?? '', detectFormat(response.headers['content-type'], format));
+    return { body, response };
+  }
+}
+
+/** Makes the client's generic error say what it means for this API. */
+function explain(error: unknown, path: string, subject: string | undefined): unknown {
+  if (!isServiceError(error)) return error;
+  if (error.code === 'UNAUTHORIZED' && error.status === 401 && !/refused the login/.test(error.message)) {
+    return new ServiceError(`Intellimeter answered 401 (not logged in) to ${path} even after logging in again. Check the API key or user name and password in the config node, and that this account may read ${path}.`, {
+      code: 'UNAUTHORIZED',
+      status: 401,
+      service: 'intellimeter',
+      serviceMessage: error.serviceMessage,
+      attempts: error.attempts,
+    });
+  }
+  if (error.code === 'NOT_FOUND' && subject) {
+    return new ServiceError(`Intellimeter has no ${subject}. Check the spelling, or list the meters with the latest readings operation.`, { code: 'NOT_FOUND', status: 404, service: 'intellimeter', serviceMessage: error.serviceMessage });
+  }
+  if (error.code === 'BAD_REQUEST' && path === '/file') {
+    const said = error.serviceMessage ? ` Intellimeter said: "${error.serviceMessage}".` : '';
+    return new ServiceError(`Intellimeter rejected the history request.${said} Check the start and end dates (YYYY-MM-DD), the file type and the meter name.`, { code: 'BAD_REQUEST', status: 400, service: 'intellimeter', serviceMessage: error.serviceMessage });
+  }
+  return error;
+}

@@ -1,0 +1,102 @@
+/**
+ * Gathers the messages of one sequence (`msg.parts.id`) into batches, so meters that arrive one
+ * message each can still share `/consumptions/multi` requests. A batch is run when it is full,
+ * when the sequence's announced count has arrived, or when no message came for `idleMs`.
+ */
+export interface BatcherOptions<T> {
+  maxSize: number;
+  idleMs: number;
+  run: (items: T[]) => Promise<void>;
+  schedule?: (fn: () => void, ms: number) => () => void;
+}
+
+interface Pending<T> {
+  item: T;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface Group<T> {
+  pending: Pending<T>[];
+  received: number;
+  cancelTimer?: () => void;
+}
+
+const defaultSchedule = (fn: () => void, ms: number): (() => void) => {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+};
+
+export class MessageBatcher<T> {
+  private readonly groups = new Map<string, Group<T>>();
+  private readonly schedule: (fn: () => void, ms: number) => () => void;
+
+  constructor(private readonly options: BatcherOptions<T>) {
+    this.schedule = options.schedule ?? defaultSchedule;
+  }
+
+  /**
+   * Resolves when the item's batch has run. When a batch fails, only its first item's promise
+   * rejects, so one failure is reported once rather than once per meter.
+   */
+  add(groupId: string, item: T, expectedCount?: number): Promise<void> {
+    let group = this.groups.get(groupId);
+    if (!group) this.groups.set(groupId, (group = { pending: [], received: 0 }));
+    const done = new Promise<void>((resolve, reject) => group!.pending.push({ item, resolve, reject }));
+    group.received += 1;
+    group.cancelTimer?.();
+    group.cancelTimer = undefined;
+    const complete = expectedCount !== undefined && group.received >= expectedCount;
+    if (complete) {
+      this.groups.delete(groupId);
+      this.runBatch(group.pending);
+    } else if (group.pending.length >= this.options.maxSize) {
+      this.runBatch(group.pending.splice(0));
+    } else {
+      group.cancelTimer = this.schedule(() => this.flush(groupId), this.options.idleMs);
+    }
+    return done;
+  }
+
+  /** Runs what a sequence has gathered so far (idle timeout, node closing). */
+  flush(groupId: string): void {
+    const group = this.groups.get(groupId);
+    if (!group) return;
+    group.cancelTimer?.();
+    this.groups.delete(groupId);
+    if (group.pending.length > 0) this.runBatch(group.pending);
+  }
+
+  flushAll(): void {
+    for (const id of [...this.groups.keys()]) this.flush(id);
+  }
+
+  /** Ends every waiting item without running it (the node is closing); returns how many there were. */
+  discardAll(): number {
+    let count = 0;
+    for (const group of this.groups.values()) {
+      group.cancelTimer?.();
+      for (const pending of group.pending) pending.resolve();
+      count += group.pending.length;
+    }
+    this.groups.clear();
+    return count;
+  }
+
+  get waiting(): number {
+    let count = 0;
+    for (const group of this.groups.values()) count += group.pending.length;
+    return count;
+  }
+
+  private runBatch(batch: Pending<T>[]): void {
+    if (batch.length === 0) return;
+    this.options.run(batch.map((p) => p.item)).then(
+      () => batch.forEach((p) => p.resolve()),
+      (error: unknown) => {
+        batch[0].reject(error);
+        batch.slice(1).forEach((p) => p.resolve());
+      },
+    );
+  }
+}

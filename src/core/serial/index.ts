@@ -1,0 +1,4 @@
+export * from './settings';
+export * from './errors';
+export * from './pool';
+export * from './list';

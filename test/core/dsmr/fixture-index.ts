@@ -1,0 +1,70 @@
+/**
+ * The shared DSMR fixtures (copied from ../shared/fixtures/dsmr with their README) and their
+ * index. Files are read as bytes: several headers hold latin-1 bytes that a UTF-8 read would
+ * change, and the CRCs are over the bytes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+function findRoot(start: string): string {
+  let dir = start;
+  while (!fs.existsSync(path.join(dir, 'package.json')) || dir.endsWith('.build')) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('package root not found');
+    dir = up;
+  }
+  return dir;
+}
+
+export const fixtureDir = path.join(findRoot(__dirname), 'test', 'fixtures', 'dsmr');
+
+export interface FixtureEncryption {
+  key: string;
+  authentication_key: string | null;
+  gcm_aad: string;
+  tag_verifies: boolean;
+}
+
+export interface Fixture {
+  file: string;
+  kind: 'telegram' | 'stream' | 'encrypted-frame' | 'dlms-binary' | 'mbus-binary';
+  country?: string;
+  dsmr_version?: string;
+  has_crc?: boolean | null;
+  crc_in_telegram?: string | null;
+  crc_computed?: string | null;
+  crc_ok?: boolean | null;
+  expected?: string | null;
+  encryption?: FixtureEncryption;
+  expected_complete_telegrams?: number;
+  mbus_channels?: Array<{ channel: number; device_type: string }>;
+}
+
+export const fixtures: Fixture[] = (
+  JSON.parse(fs.readFileSync(path.join(fixtureDir, 'index.json'), 'utf8')) as { fixtures: Fixture[] }
+).fixtures;
+
+export function readFixture(file: string): Buffer {
+  return fs.readFileSync(path.join(fixtureDir, file));
+}
+
+export function fixture(file: string): Fixture {
+  const found = fixtures.find((f) => f.file === file);
+  if (!found) throw new Error(`no fixture ${file} in index.json`);
+  return found;
+}
+
+/** What index.json's `expected` text asks of a strict parser. */
+export type Expectation = 'accept' | 'reject-crc' | 'crc-bad-in-source' | 'incomplete' | 'lf-only' | 'decrypt-accept' | 'decrypt-crc-bad' | 'none';
+
+export function expectationOf(f: Fixture): Expectation {
+  const text = f.expected ?? '';
+  if (f.kind === 'encrypted-frame') return text.includes('then accept') ? 'decrypt-accept' : 'decrypt-crc-bad';
+  if (text.startsWith('accept')) return 'accept';
+  if (text.startsWith('reject: CRC mismatch')) return 'reject-crc';
+  if (text.startsWith('CRC mismatch in the source data too')) return 'crc-bad-in-source';
+  if (text.startsWith('reject or flag') || text.startsWith('no "!" footer')) return 'incomplete';
+  if (text.startsWith('CRC verifies only after LF->CRLF')) return 'lf-only';
+  if (text === '') return 'none';
+  throw new Error(`unknown expectation for ${f.file}: ${text}`);
+}

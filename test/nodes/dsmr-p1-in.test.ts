@@ -1,0 +1,439 @@
+import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import type { Request, Response, NextFunction } from 'express';
+import { SerialPortMock, type SerialPortMockOpenOptions } from 'serialport';
+import { MockBinding } from '@serialport/binding-mock';
+import { helper, nodeModule, fixturePath, repoRoot } from '../support/runtime';
+
+const read = (name: string): Buffer => fs.readFileSync(fixturePath('p1', name));
+const DSMR5 = read('ndokter_v5-iskra-mt382.txt');
+const DSMR42 = read('ndokter_v4.2-kaifa-power-failure-log.txt');
+const DSMR22 = read('ndokter_v2.2-iskra-mt382.txt');
+const BAD_CRC = read('ndokter_v5-iskra-badcrc-line-removed.txt');
+const ENCRYPTED = read('esphome_lu-smarty-encrypted-sagemcom-t210dr.bin');
+const LU_KEY = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const LU_AUTH_KEY = '00112233445566778899AABBCCDDEEFF';
+const PORT_PATH = '/dev/ttyP1';
+
+/** Every SerialPort the node creates, so a test can play the meter on the newest one. */
+const created: SerialPortMock[] = [];
+class RecordingSerialPort extends SerialPortMock {
+  constructor(options: SerialPortMockOpenOptions) {
+    super(options);
+    created.push(this);
+  }
+}
+class NoUdevSerialPort extends SerialPortMock {
+  static override list = async (): Promise<never> => {
+    throw new Error('spawn udevadm ENOENT');
+  };
+}
+
+const catalog = JSON.parse(fs.readFileSync(path.join(repoRoot, 'nodes', 'locales', 'en-US', 'dsmr-p1-in.json'), 'utf8'));
+
+/** The runtime's translation, with our en-US catalog (the test helper's RED._ returns keys only). */
+function translate(key: string, params?: Record<string, unknown>): string {
+  const text = key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], catalog);
+  if (typeof text !== 'string') return key;
+  return text.replace(/__(\w+)__/g, (_whole, name: string) => String(params?.[name] ?? ''));
+}
+
+/** Permission checks the admin routes asked for; a request passes only with the permission in a header. */
+const permissionsAsked: string[] = [];
+
+function dsmrP1In(RED: NodeAPI): void {
+  const red = RED as unknown as { _: typeof translate; auth: { needsPermission(permission: string): unknown } };
+  red._ = translate;
+  red.auth = {
+    needsPermission(permission: string) {
+      permissionsAsked.push(permission);
+      return (req: Request, res: Response, next: NextFunction) => {
+        if (String(req.headers['x-test-permissions'] ?? '').split(',').includes(permission)) next();
+        else res.status(401).json({ error: 'unauthorized' });
+      };
+    },
+  };
+  (nodeModule('dsmr-p1-in') as (RED: NodeAPI) => void)(RED);
+}
+
+interface CaughtMessage extends NodeMessage {
+  error: { message: string; source: { id: string } };
+  errorCode?: string;
+  telegram?: string;
+}
+
+async function until<T>(probe: () => T | undefined | null | false, what: string, ms = 4000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Runtime settings of this package (not in Node-RED's LocalSettings type). */
+function settings(values: Record<string, unknown>): void {
+  helper.settings(values as never);
+}
+
+function statuses(id: string): Array<{ fill?: string; shape?: string; text?: string }> {
+  const node = helper.getNode(id) as Node & { status: { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> } };
+  return node.status
+    .getCalls()
+    .filter((call) => call.thisValue === node)
+    .map((call) => call.args[0] as { fill?: string; shape?: string; text?: string });
+}
+
+function collect<T = NodeMessage>(id: string): T[] {
+  const messages: T[] = [];
+  helper.getNode(id).on('input', (msg: unknown) => {
+    messages.push(msg as T);
+  });
+  return messages;
+}
+
+/** The meter writes bytes on the newest port, in the given chunk sizes, letting each arrive on its own. */
+async function meterSends(bytes: Buffer, sizes = [1, 13, 400, 7, 64]): Promise<void> {
+  const port = await until(() => created.at(-1)?.isOpen && created.at(-1), 'an open port');
+  let offset = 0;
+  for (let i = 0; offset < bytes.length; i += 1) {
+    const size = sizes[i % sizes.length];
+    port.port!.emitData(bytes.subarray(offset, offset + size));
+    offset += size;
+    await settle();
+  }
+}
+
+function coreNode(file: string): unknown {
+  return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [repoRoot] }));
+}
+
+function exampleModules(): never {
+  return [dsmrP1In, coreNode('function/15-change.js'), coreNode('function/10-function.js'), coreNode('common/90-comment.js')] as never;
+}
+
+function readExample(name: string): Array<Record<string, unknown>> {
+  return JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', 'dsmr-p1-in', name), 'utf8')) as Array<Record<string, unknown>>;
+}
+
+/** An example flow on a tab, with debug nodes replaced by helper nodes that the test can listen to. */
+function asTestFlow(example: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return [
+    { id: 'tab1', type: 'tab', label: 'example' },
+    ...example.map((n) => (n.type === 'debug' ? { id: n.id, z: 'tab1', type: 'helper', name: n.name } : { ...n, z: 'tab1' })),
+  ];
+}
+
+function load(flow: Array<Record<string, unknown>>, credentials?: Record<string, Record<string, string>>): Promise<void> {
+  return helper.load([dsmrP1In] as never, flow as never, credentials as never);
+}
+
+function serialFlow(extra: Record<string, unknown> = {}, second = false) {
+  const nodes: Array<Record<string, unknown>> = [
+    { id: 'tab1', type: 'tab', label: 'P1' },
+    { id: 'p1', z: 'tab1', type: 'dsmr-p1-in', source: 'serial', serialPath: PORT_PATH, preset: 'auto', crc: 'strict', topic: 'meter', rateLimit: '0', silenceTimeout: '0', wires: [['out']], ...extra },
+    { id: 'out', z: 'tab1', type: 'helper' },
+    { id: 'catcher', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', z: 'tab1', type: 'helper' },
+  ];
+  if (second) {
+    nodes.push({ id: 'p1b', z: 'tab1', type: 'dsmr-p1-in', source: 'serial', serialPath: PORT_PATH, preset: 'dsmr4-5', crc: 'strict', topic: 'second', wires: [['outB']] });
+    nodes.push({ id: 'outB', z: 'tab1', type: 'helper' });
+  }
+  return nodes;
+}
+
+describe('dsmr-p1-in node in the Node-RED runtime', () => {
+  before(async () => {
+    settings({ dsmrP1InSerialPort: RecordingSerialPort, dsmrP1InReconnectTime: 50, dsmrP1InDetectTime: 300 });
+    await new Promise<void>((resolve) => helper.startServer(resolve));
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => helper.stopServer(resolve));
+  });
+  beforeEach(() => {
+    created.length = 0;
+    MockBinding.reset();
+    MockBinding.createPort(PORT_PATH);
+  });
+  afterEach(async () => {
+    await helper.unload();
+  });
+
+  it('shares one serial connection between two nodes and sends each telegram, chunked oddly, to both', async () => {
+    await load(serialFlow({}, true));
+    const first = collect('out');
+    const second = collect('outB');
+    await meterSends(Buffer.concat([DSMR5, DSMR42]));
+    await until(() => first.length === 2 && second.length === 2, 'two telegrams on both outputs');
+    assert.equal(created.length, 1, 'one SerialPort for both nodes');
+
+    const msg = first[0] as NodeMessage & { telegram: string; payload: { electricity: Record<string, number>; gas?: { value: number } } };
+    assert.equal(msg.topic, 'meter');
+    assert.equal(msg.telegram, DSMR5.toString('latin1'));
+    assert.equal(msg.payload.electricity.currentDelivered, 0.244);
+    assert.equal(msg.payload.electricity.deliveredTariff1, 4.426);
+    assert.equal(msg.payload.electricity.deliveredTariff2, 2.399);
+    assert.equal(msg.payload.gas?.value, 0.107);
+    assert.equal((second[0] as NodeMessage).topic, 'second');
+    assert.equal((first[1].payload as { electricity: { currentDelivered: number } }).electricity.currentDelivered, 2.027);
+    assert.deepEqual(statuses('p1').at(-1), { fill: 'green', shape: 'dot', text: '2.027 kW' });
+    assert.deepEqual(statuses('p1b').at(-1), { fill: 'green', shape: 'dot', text: '2.027 kW' });
+  });
+
+  it('detects a DSMR 2.2 meter in auto mode by falling back to 9600 7E1', async () => {
+    await load(serialFlow({ preset: 'auto' }));
+    const out = collect('out');
+    const caught = collect('caught');
+    await until(() => created[0]?.isOpen, 'the first attempt');
+    assert.equal(created[0].baudRate, 115200);
+    await until(() => statuses('p1').some((s) => s.fill === 'yellow' && s.text === 'detecting speed (115200 8N1)'), 'the detecting status');
+    // A 9600-baud meter read at 115200: bytes arrive, but never a telegram.
+    created[0].port!.emitData(Buffer.from([0xf0, 0x00, 0x8f, 0x78, 0xff, 0x06, 0x80, 0x0f]));
+    const slow = await until(() => created[1]?.isOpen && created[1], 'the second attempt');
+    assert.equal(slow.baudRate, 9600);
+    await meterSends(DSMR22);
+    const msg = await until(() => out[0], 'the DSMR 2.2 telegram');
+    const payload = msg.payload as { crc: { valid: boolean | null }; electricity: { currentDelivered: number } };
+    assert.equal(payload.crc.valid, null, 'DSMR 2.2 has no CRC');
+    assert.equal(payload.electricity.currentDelivered, 1.01);
+    assert.equal(created.length, 2);
+    assert.equal(caught.length, 0, 'trying the other speed is not an error');
+  });
+
+  it('shows the unplug, keeps retrying, and reads again after the replug', async () => {
+    await load(serialFlow({ preset: 'dsmr4-5' }));
+    const out = collect('out');
+    const caught = collect<CaughtMessage>('caught');
+    await meterSends(DSMR5);
+    await until(() => out.length === 1, 'the first telegram');
+
+    MockBinding.reset();
+    created[0]._disconnected(new Error('Input/output error'));
+    await until(() => statuses('p1').some((s) => s.fill === 'red' && s.text === 'unplugged'), 'a red status after the unplug');
+    await until(() => created.length >= 4, 'several reopen attempts');
+    assert.ok(statuses('p1').some((s) => s.fill === 'yellow' && s.text === 'retrying'), 'yellow while reopening');
+    assert.ok(statuses('p1').some((s) => s.fill === 'red' && s.text === 'no port'), 'red while the port is missing');
+    assert.deepEqual(
+      caught.map((m) => m.errorCode),
+      ['unplugged', 'no port'],
+      'each distinct problem reaches the Catch node once, however often the reopen fails',
+    );
+
+    MockBinding.createPort(PORT_PATH);
+    await until(() => created.at(-1)!.isOpen, 'the reopened port');
+    await until(() => statuses('p1').at(-1)?.text === 'connected', `the connected status, got ${JSON.stringify(statuses('p1').slice(-6))}`);
+    await meterSends(DSMR42);
+    await until(() => out.length === 2, 'data after the replug');
+    assert.equal((out[1].payload as { electricity: { currentDelivered: number } }).electricity.currentDelivered, 2.027);
+    assert.deepEqual(statuses('p1').at(-1), { fill: 'green', shape: 'dot', text: '2.027 kW' });
+  });
+
+  it('never sends an invalid telegram: a Catch node gets the error with the raw bytes', async () => {
+    await load(serialFlow({ preset: 'dsmr4-5' }));
+    const out = collect('out');
+    const caught = collect<CaughtMessage>('caught');
+    await meterSends(BAD_CRC);
+    const error = await until(() => caught[0], 'the CRC error');
+    assert.equal(error.errorCode, 'CRC_MISMATCH');
+    assert.equal(error.error.source.id, 'p1');
+    assert.ok(Buffer.isBuffer(error.payload), 'the raw bytes as a Buffer');
+    assert.deepEqual(error.payload, BAD_CRC);
+    assert.equal(error.telegram, BAD_CRC.toString('latin1'));
+    assert.equal(error.topic, 'meter');
+    assert.deepEqual(statuses('p1').at(-1), { fill: 'red', shape: 'ring', text: 'crc (1 invalid)' });
+
+    await meterSends(DSMR5);
+    await until(() => out.length === 1, 'the valid telegram');
+    assert.equal(out.length, 1, 'only the valid telegram was sent');
+    assert.deepEqual(statuses('p1').at(-1), { fill: 'green', shape: 'dot', text: '0.244 kW, 1 invalid' });
+  });
+
+  it('rate-limits to one message per N seconds and counts the skipped ones without errors', async () => {
+    await load(serialFlow({ preset: 'dsmr4-5', rateLimit: '60' }));
+    const out = collect('out');
+    const caught = collect('caught');
+    await meterSends(Buffer.concat([DSMR5, DSMR5, DSMR42]), [2000]);
+    await until(() => statuses('p1').at(-1)?.text === '0.244 kW, 2 skipped', 'the skipped count in the status');
+    assert.equal(out.length, 1);
+    assert.equal(caught.length, 0);
+  });
+
+  it('releases the serial port before close is done, so a redeploy can open it at once', async () => {
+    await load(serialFlow({ preset: 'dsmr4-5' }));
+    const port = await until(() => created[0]?.isOpen && created[0], 'the open port');
+    await helper.unload();
+    assert.equal(port.isOpen, false);
+    const again = new SerialPortMock({ path: PORT_PATH, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((resolve, reject) => again.open((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve) => again.close(() => resolve()));
+  });
+
+  it('says which field is wrong when the configuration is incomplete', async () => {
+    await load(serialFlow({ serialPath: '' }));
+    assert.deepEqual(statuses('p1').at(-1), { fill: 'red', shape: 'ring', text: 'config' });
+    const node = helper.getNode('p1') as Node & { error: { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> } };
+    const errors = node.error.getCalls().filter((call) => call.thisValue === node);
+    assert.match(String((errors[0].args[0] as Error).message), /Choose the serial port/);
+    assert.equal(created.length, 0);
+  });
+
+  describe('network P1 dongle', () => {
+    let server: net.Server;
+    let connections = 0;
+    before(async () => {
+      server = net.createServer((socket) => {
+        connections += 1;
+        socket.on('error', () => undefined);
+        // Sends one telegram in two pieces, then drops the connection like a dongle losing Wi-Fi.
+        const telegram = connections === 1 ? DSMR5 : DSMR42;
+        socket.write(telegram.subarray(0, 250));
+        setTimeout(() => socket.end(telegram.subarray(250)), 10);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    });
+    after(async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it('reads telegrams, shows the drop, reconnects and continues', async () => {
+      const port = (server.address() as net.AddressInfo).port;
+      await load([
+        { id: 'tab1', type: 'tab', label: 'P1' },
+        { id: 'p1', z: 'tab1', type: 'dsmr-p1-in', source: 'tcp', host: '127.0.0.1', port: String(port), crc: 'strict', topic: 'dongle', wires: [['out']] },
+        { id: 'out', z: 'tab1', type: 'helper' },
+      ]);
+      const out = collect('out');
+      await until(() => out.length === 2, 'a telegram from each connection');
+      assert.ok(connections >= 2);
+      assert.equal((out[0].payload as { electricity: { currentDelivered: number } }).electricity.currentDelivered, 0.244);
+      assert.equal((out[1].payload as { electricity: { currentDelivered: number } }).electricity.currentDelivered, 2.027);
+      assert.equal(out[1].topic, 'dongle');
+      assert.ok(statuses('p1').some((s) => s.fill === 'red' && s.text === 'dropped'), 'the drop is shown');
+    });
+  });
+
+  it('replays the demo recording from a path with ${VAR}, looping', async () => {
+    process.env.ENERGY_EXPORT_DEMO_DIR = path.join(repoRoot, 'demo');
+    try {
+      await load([
+        { id: 'tab1', type: 'tab', label: 'P1' },
+        { id: 'p1', z: 'tab1', type: 'dsmr-p1-in', source: 'file', filePath: '${ENERGY_EXPORT_DEMO_DIR}/data/p1-recorded.txt', interval: '0.02', crc: 'strict', topic: 'demo', wires: [['out']] },
+        { id: 'out', z: 'tab1', type: 'helper' },
+      ]);
+      const out = collect<NodeMessage & { telegram: string }>('out');
+      await until(() => out.length >= 6, 'one loop of the recording');
+      const recording = fs.readFileSync(path.join(repoRoot, 'demo', 'data', 'p1-recorded.txt'), 'latin1');
+      assert.equal(out.slice(0, 5).map((m) => m.telegram).join('').replace(/\r\n$/, ''), recording.replace(/\r\n$/, ''));
+      assert.equal(out[5].telegram, out[0].telegram, 'starts again with the first telegram');
+      const powers = out.slice(0, 5).map((m) => (m.payload as { electricity: { currentDelivered: number } }).electricity.currentDelivered);
+      assert.deepEqual(powers, [0.244, 2.027, 0.111, 0, 0]);
+    } finally {
+      delete process.env.ENERGY_EXPORT_DEMO_DIR;
+    }
+  });
+
+  it('runs the npm start demo: current power and totals from the recorded telegrams', async () => {
+    process.env.ENERGY_EXPORT_DEMO_DIR = path.join(repoRoot, 'demo');
+    try {
+      const demo = JSON.parse(fs.readFileSync(path.join(repoRoot, 'demo', 'dsmr.json'), 'utf8')) as Array<Record<string, unknown>>;
+      // Debug nodes become helper nodes so the test sees what the debug sidebar would show.
+      const flow = demo.map((n) => (n.type === 'debug' ? { id: n.id, z: n.z, type: 'helper', name: n.name } : n));
+      const p1 = demo.find((n) => n.type === 'dsmr-p1-in')!;
+      p1.interval = '0.02';
+      await helper.load(exampleModules(), flow as never);
+      const byName = (name: string) => demo.find((n) => n.name === name)!.id as string;
+      const power = collect<NodeMessage>(byName('Current power (W)'));
+      const totals = collect<NodeMessage>(byName('Totals (kWh, m³)'));
+      const errors = collect<NodeMessage>(byName('P1 errors'));
+      await until(() => power.length >= 3 && totals.length >= 3, 'three demo telegrams');
+      assert.deepEqual(power.slice(0, 3).map((m) => m.payload), [244, 2027, 111]);
+      assert.deepEqual(JSON.parse(JSON.stringify(totals[0].payload)), { time: '2017-01-02T19:20:02+01:00', deliveredKwh: 6.825, returnedKwh: 2.444, gasM3: 0.107, gasTime: '2017-01-02T16:10:05+01:00' });
+      assert.equal(errors.length, 0);
+    } finally {
+      delete process.env.ENERGY_EXPORT_DEMO_DIR;
+    }
+  });
+
+  it('example 01 (serial) works as shipped against a meter on /dev/ttyUSB0', async () => {
+    MockBinding.createPort('/dev/ttyUSB0');
+    const example = readExample('01 - Read a P1 port.json');
+    await helper.load(exampleModules(), asTestFlow(example) as never);
+    const power = collect(example.find((n) => n.name === 'Power (W)')!.id as string);
+    await meterSends(DSMR42);
+    const msg = await until(() => power[0], 'the power from the example');
+    assert.equal(msg.payload, 2027);
+  });
+
+  it('example 02 (network dongle) works as shipped once pointed at a dongle', async () => {
+    const dongle = net.createServer((socket) => socket.end(DSMR5));
+    await new Promise<void>((resolve) => dongle.listen(0, '127.0.0.1', resolve));
+    try {
+      const example = readExample('02 - Network P1 dongle.json');
+      const p1 = example.find((n) => n.type === 'dsmr-p1-in')!;
+      Object.assign(p1, { host: '127.0.0.1', port: String((dongle.address() as net.AddressInfo).port) });
+      await helper.load(exampleModules(), asTestFlow(example) as never);
+      const totals = collect(example.find((n) => n.name === 'Totals')!.id as string);
+      const msg = await until(() => totals[0], 'the totals from the example');
+      assert.deepEqual(JSON.parse(JSON.stringify(msg.payload)), { time: '2017-01-02T19:20:02+01:00', deliveredKwh: 6.825, returnedKwh: 2.444, powerKw: 0.244, gasM3: 0.107 });
+    } finally {
+      await helper.unload();
+      await new Promise<void>((resolve) => dongle.close(() => resolve()));
+    }
+  });
+
+  it('decrypts Luxembourg frames with keys kept as credentials', async () => {
+    await load(
+      [
+        { id: 'tab1', type: 'tab', label: 'P1' },
+        { id: 'p1', z: 'tab1', type: 'dsmr-p1-in', source: 'file', filePath: fixturePath('p1', 'esphome_lu-smarty-encrypted-sagemcom-t210dr.bin'), interval: '10', crc: 'strict', topic: 'lu', wires: [['out']] },
+        { id: 'out', z: 'tab1', type: 'helper' },
+      ],
+      { p1: { decryptionKey: LU_KEY, authenticationKey: LU_AUTH_KEY } },
+    );
+    const out = collect<NodeMessage & { telegram: string; payload: { decrypted?: boolean; crc: { valid: boolean } } }>('out');
+    const msg = await until(() => out[0], 'the decrypted telegram');
+    assert.equal(msg.payload.crc.valid, true);
+    assert.ok(msg.telegram.startsWith('/'), 'msg.telegram is the decrypted text');
+    assert.ok(!JSON.stringify(msg).includes(LU_KEY));
+    const redNodes = (helper as unknown as { _redNodes: { getCredentialDefinition(type: string): Record<string, { type: string }> } })._redNodes;
+    assert.deepEqual(redNodes.getCredentialDefinition('dsmr-p1-in'), { decryptionKey: { type: 'password' }, authenticationKey: { type: 'password' } });
+    assert.ok(ENCRYPTED[0] === 0xdb);
+  });
+
+  it('serves the port list to the editor only with the read permission', async () => {
+    MockBinding.createPort('/dev/ttyUSB7', { manufacturer: 'FTDI' });
+    await load([{ id: 'tab1', type: 'tab', label: 'P1' }]);
+    assert.ok(permissionsAsked.includes('dsmr-p1-in.read'));
+    const denied = await helper.request().get('/dsmr-p1-in/ports');
+    assert.equal(denied.status, 401);
+    const allowed = await helper.request().get('/dsmr-p1-in/ports').set('x-test-permissions', 'dsmr-p1-in.read');
+    assert.equal(allowed.status, 200);
+    assert.deepEqual(
+      allowed.body.ports.map((p: { path: string }) => p.path),
+      [PORT_PATH, '/dev/ttyUSB7'],
+    );
+  });
+
+  it('answers the port list with an empty list and a hint when udevadm is missing', async () => {
+    settings({ dsmrP1InSerialPort: NoUdevSerialPort, dsmrP1InReconnectTime: 50, dsmrP1InDetectTime: 300 });
+    try {
+      await load([{ id: 'tab1', type: 'tab', label: 'P1' }]);
+      const response = await helper.request().get('/dsmr-p1-in/ports').set('x-test-permissions', 'dsmr-p1-in.read');
+      assert.equal(response.status, 200);
+      assert.deepEqual(response.body.ports, []);
+      assert.match(response.body.message, /udevadm is not installed/);
+    } finally {
+      settings({ dsmrP1InSerialPort: RecordingSerialPort, dsmrP1InReconnectTime: 50, dsmrP1InDetectTime: 300 });
+    }
+  });
+});
