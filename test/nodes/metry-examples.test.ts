@@ -22,7 +22,7 @@ const sqlite3 = require('sqlite3');
 type FlowNode = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function example(name: string): FlowNode[] {
-  return JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', 'metry', name), 'utf8')) as FlowNode[];
+  return JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', name), 'utf8')) as FlowNode[];
 }
 
 function query(file: string, sql: string, params: unknown[] = []): Promise<FlowNode[]> {
@@ -89,7 +89,7 @@ describe('the Metry example flows', () => {
   }
 
   it('01 exports new daily values every night into SQLite without duplicates', async () => {
-    const flow = example('01 - Nightly export to SQLite.json');
+    const flow = example('metry-daily-export.json');
     assert.equal(flow[0].type, 'comment', 'the example starts by explaining what to configure');
     assert.ok(flow.every((n) => !n.credentials), 'no credentials in the example');
     const received = await load(flow);
@@ -125,7 +125,7 @@ describe('the Metry example flows', () => {
     await query(dbFile, 'UPDATE readings SET value = -1 WHERE meter_id = ? AND start >= ? AND start < ?', [FakeMetry.rootId(1), '2023-12-20', '2024']);
     assert.equal((await query(dbFile, 'SELECT COUNT(*) AS n FROM readings WHERE value = -1'))[0].n, 12, 'twelve rows tampered with');
     const before = (await query(dbFile, 'SELECT COUNT(*) AS n FROM readings'))[0].n;
-    const flow = example('02 - Forced re-export.json');
+    const flow = example('metry-force-reexport.json');
     const inject = flow.find((n) => n.type === 'inject')!;
     inject.props = [{ p: 'force', v: JSON.stringify({ meter: FakeMetry.rootId(1), period: '20231220-20231231' }), vt: 'json' }];
     const received = await load(flow);
