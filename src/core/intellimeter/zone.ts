@@ -4,49 +4,10 @@
  * including the two hours a year where that is not a one-to-one mapping (DST gaps and repeats).
  */
 import { ServiceError } from '../http/errors';
+import { WallTime, hostTimeZone, instantForSkippedWallTime, instantsForWallTime, isValidTimeZone, offsetMinutesAt, wallTimeAt } from '../time-zone';
 
-export interface WallTime {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(zone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(zone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(zone, formatter);
-  }
-  return formatter;
-}
-
-/** The zone Node-RED's host runs in; the default when the node leaves the zone empty. */
-export function hostTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-}
-
-export function isValidTimeZone(zone: string): boolean {
-  try {
-    formatterFor(zone);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export type { WallTime };
+export { hostTimeZone, instantsForWallTime, isValidTimeZone, wallTimeAt, offsetMinutesAt as zoneOffsetMinutes };
 
 /** The zone to use, or a CONFIG error naming the bad value; empty means the host's zone. */
 export function resolveTimeZone(zone: string | undefined): string {
@@ -56,42 +17,6 @@ export function resolveTimeZone(zone: string | undefined): string {
     throw new ServiceError(`"${trimmed}" is not a time zone this system knows. Enter an IANA zone name such as America/Toronto or Europe/Amsterdam, or leave the field empty for the Node-RED host's zone.`, { code: 'CONFIG', service: 'intellimeter' });
   }
   return trimmed;
-}
-
-/** The wall time an instant shows in a zone. */
-export function wallTimeAt(ms: number, zone: string): WallTime {
-  const fields: Record<string, number> = {};
-  for (const part of formatterFor(zone).formatToParts(new Date(ms))) {
-    if (part.type !== 'literal') fields[part.type] = Number(part.value);
-  }
-  return { year: fields.year, month: fields.month, day: fields.day, hour: fields.hour % 24, minute: fields.minute, second: fields.second };
-}
-
-function wallAsUtc(wall: WallTime): number {
-  return Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second);
-}
-
-/** Minutes east of UTC that `zone` observes at the instant `ms`. */
-export function zoneOffsetMinutes(ms: number, zone: string): number {
-  const whole = Math.floor(ms / 1000) * 1000;
-  return Math.round((wallAsUtc(wallTimeAt(whole, zone)) - whole) / 60_000);
-}
-
-const HALF_DAY = 12 * 3600_000;
-
-/**
- * Every instant at which the zone's clock shows `wall`, earliest first: one normally, two in the
- * repeated hour when DST ends, none in the skipped hour when it starts.
- */
-export function instantsForWallTime(wall: WallTime, zone: string): number[] {
-  const asUtc = wallAsUtc(wall);
-  const offsets = new Set([zoneOffsetMinutes(asUtc - HALF_DAY, zone), zoneOffsetMinutes(asUtc, zone), zoneOffsetMinutes(asUtc + HALF_DAY, zone)]);
-  const instants = new Set<number>();
-  for (const offset of offsets) {
-    const candidate = asUtc - offset * 60_000;
-    if (zoneOffsetMinutes(candidate, zone) === offset) instants.add(candidate);
-  }
-  return [...instants].sort((a, b) => a - b);
 }
 
 /** How to choose between the two instants of a repeated wall time. */
@@ -111,10 +36,7 @@ const CLOCK_SKEW_MS = 10 * 60_000;
  */
 export function resolveWallTime(wall: WallTime, zone: string, hint: AmbiguityHint): number {
   const instants = instantsForWallTime(wall, zone);
-  if (instants.length === 0) {
-    const asUtc = wallAsUtc(wall);
-    return asUtc - zoneOffsetMinutes(asUtc - HALF_DAY, zone) * 60_000;
-  }
+  if (instants.length === 0) return instantForSkippedWallTime(wall, zone);
   if (instants.length === 1) return instants[0];
   if (hint.kind === 'latest') {
     const past = instants.filter((instant) => instant <= hint.now + CLOCK_SKEW_MS);
