@@ -12,18 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc16arc, formatCrc, parseTelegram, TelegramFramer } from '../src/core/dsmr';
+import { repoRoot } from '../test/support/paths';
 
-function findRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, 'package.json')) || dir.endsWith('.build')) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package root not found');
-    dir = up;
-  }
-  return dir;
-}
 
-const root = findRoot(__dirname);
+const root = repoRoot;
 const fixtureDir = path.join(root, 'test', 'fixtures', 'dsmr');
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);

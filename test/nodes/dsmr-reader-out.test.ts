@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
 import { helper, nodeModule } from '../support/runtime';
 import { DsmrReaderFake } from '../fakes/dsmr-reader';
-import { SteppingClock, until } from '../fakes/dsmr-reader-clock';
+import { ManualClock, until } from '../support/manual-clock';
 import { parseTelegram } from '../../src/core/dsmr';
 import { PersistentQueue } from '../../src/core/dsmr-reader/queue';
 import { BELGIAN, DSMR5, NORDIC, numberedTelegram } from '../core/dsmr-reader/telegrams';
@@ -30,7 +30,7 @@ function fromP1(raw: string): NodeMessage {
 describe('dsmr-reader-out in the Node-RED runtime', () => {
   let fake1: DsmrReaderFake;
   let fake2: DsmrReaderFake;
-  let clock: SteppingClock;
+  let clock: ManualClock;
   let userDir: string;
 
   before(async () => {
@@ -57,7 +57,7 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
   });
 
   function useSettings(extra: Record<string, unknown> = {}): void {
-    clock = new SteppingClock(NOW);
+    clock = new ManualClock(NOW);
     helper.settings({ userDir, dsmrReaderOutClock: clock, energyServiceClock: clock, ...extra } as never);
   }
 
@@ -113,7 +113,7 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
     for (let i = 0; i < 3000 && !condition(); i += 1) {
       await until(quiet(ids), 'the queue to settle');
       if (condition()) return;
-      await clock.advance(stepMs, quiet(ids));
+      await clock.advanceStepwise(stepMs, quiet(ids));
     }
     assert.ok(condition(), `not reached: ${what}`);
   }
@@ -171,7 +171,7 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
     fake1.unavailable = 503;
     for (const telegram of sent) {
       await send({ telegram } as NodeMessage);
-      await clock.advance(1000, quiet());
+      await clock.advanceStepwise(1000, quiet());
     }
     await until(() => lastStatus().text === 'queued 600 · 503', 'the queued status');
     assert.equal(lastStatus().fill, 'yellow');
@@ -193,7 +193,7 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
     const before = Array.from({ length: 30 }, (_, n) => numberedTelegram(n));
     for (const telegram of before) {
       await send({ telegram } as NodeMessage);
-      await clock.advance(2000, quiet());
+      await clock.advanceStepwise(2000, quiet());
     }
     await until(() => lastStatus().text === 'queued 30 · network', 'all 30 queued');
     await helper.unload();
@@ -228,7 +228,7 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
     assert.match(caught[0].error.message, /Copy the API key from DSMR-reader/);
     assert.equal(caught[0].statusCode, 403);
     assert.ok(!JSON.stringify(caught[0]).includes('wrong-key-0000000000'), 'the key is not in the error message');
-    await clock.advance(30 * 60_000, quiet());
+    await clock.advanceStepwise(30 * 60_000, quiet());
     assert.ok(fake1.requests.length <= 8, `slow probing while paused: ${fake1.requests.length} requests in 30 minutes`);
     assert.equal(fake1.telegrams.length, 0);
 
@@ -291,7 +291,7 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
     const sent = Array.from({ length: 8 }, (_, n) => numberedTelegram(n));
     for (const telegram of sent) {
       await send({ telegram } as NodeMessage);
-      await clock.advance(500, quiet());
+      await clock.advanceStepwise(500, quiet());
     }
     await until(() => lastStatus().text === 'queued 5 · 503 · dropped 3', 'the dropped count in the status');
     const dropWarnings = warnings().filter((w) => /queue is full/.test(w));

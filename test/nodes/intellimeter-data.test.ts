@@ -8,7 +8,7 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../support/runtime';
 import { delay } from '../support/fake-server';
 import { FakeIntellimeter, FAKE_API_KEY } from '../fakes/intellimeter';
-import { ManualClock } from '../fakes/manual-clock';
+import { ManualClock } from '../support/manual-clock';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>;

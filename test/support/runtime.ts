@@ -3,20 +3,10 @@
  * files from `nodes/`, the same files Node-RED loads in production.
  */
 import path from 'node:path';
-import fs from 'node:fs';
 import helper from 'node-red-node-test-helper';
+import { repoRoot } from './paths';
 
-function findRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, 'package.json')) || dir.endsWith('.build')) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package root not found');
-    dir = up;
-  }
-  return dir;
-}
-
-export const repoRoot = findRoot(__dirname);
+export { repoRoot };
 
 helper.init(require.resolve('node-red', { paths: [repoRoot] }));
 

@@ -13,7 +13,7 @@ import { classifyFailure, endpointUrl, sendPost } from '../../../src/core/dsmr-r
 import { DsmrReaderPost, preparePost } from '../../../src/core/dsmr-reader/prepare';
 import { deliveryStatus } from '../../../src/core/dsmr-reader/status';
 import { DsmrReaderFake } from '../../fakes/dsmr-reader';
-import { SteppingClock, until } from '../../fakes/dsmr-reader-clock';
+import { ManualClock, until } from '../../support/manual-clock';
 import { BELGIAN, DSMR5, numberedTelegram } from './telegrams';
 
 const KEY = 'dsmr-api-key-7f3c9a1e5b2d4c6e8f0a';
@@ -78,7 +78,7 @@ describe('DSMR-reader endpoints and answers', () => {
 describe('DeliveryWorker against a local DSMR-reader', () => {
   let fake: DsmrReaderFake;
   let client: ServiceHttpClient;
-  let clock: SteppingClock;
+  let clock: ManualClock;
   let dir: string;
   let queue: PersistentQueue<DsmrReaderPost>;
   let worker: DeliveryWorker<DsmrReaderPost>;
@@ -93,7 +93,7 @@ describe('DeliveryWorker against a local DSMR-reader', () => {
   beforeEach(async () => {
     fake.reset();
     fake.authKey = KEY;
-    clock = new SteppingClock();
+    clock = new ManualClock();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsmr-reader-delivery-'));
     client = new ServiceHttpClient({ service: 'dsmr-reader', baseURL: fake.url, auth: headerAuth('X-AUTHKEY', KEY), clock, timeoutMs: 2000, maxConcurrent: 1 });
     queue = await PersistentQueue.open<DsmrReaderPost>({ file: path.join(dir, 'n.queue'), maxItems: 10_000, maxBytes: 50 * 1024 * 1024, now: () => clock.now() });
@@ -144,7 +144,7 @@ describe('DeliveryWorker against a local DSMR-reader', () => {
     for (let i = 0; i < maxSteps && !condition(); i += 1) {
       await until(quiet, 'the worker to settle');
       if (condition()) return;
-      await clock.advance(stepMs, quiet);
+      await clock.advanceStepwise(stepMs, quiet);
     }
     assert.ok(condition(), `not reached: ${what}`);
   }
@@ -175,7 +175,7 @@ describe('DeliveryWorker against a local DSMR-reader', () => {
     for (const telegram of sent) {
       await push(preparePost('v1', { telegram }));
       await until(quiet, 'the worker to wait');
-      await clock.advance(1000, quiet);
+      await clock.advanceStepwise(1000, quiet);
     }
     assert.ok(clock.now() - outageStart >= 600_000);
     const attemptsDuringOutage = fake.requests.length;
@@ -199,7 +199,7 @@ describe('DeliveryWorker against a local DSMR-reader', () => {
     for (const telegram of sent) {
       await push(preparePost('v1', { telegram }));
       await until(quiet, 'the worker to wait');
-      await clock.advance(5000, quiet);
+      await clock.advanceStepwise(5000, quiet);
     }
     assert.equal(queue.length, 20);
     assert.match(events[0], /^outage network/);
@@ -253,7 +253,7 @@ describe('DeliveryWorker against a local DSMR-reader', () => {
     assert.deepEqual(events, ['paused 403']);
     assert.match(errors[0].message, /"Invalid auth key"/);
     // Ten minutes later: two probes, no more, and nothing lost.
-    await clock.advance(600_000 - 1, quiet);
+    await clock.advanceStepwise(600_000 - 1, quiet);
     assert.equal(fake.requests.length, 2);
     assert.equal(queue.length, 3);
     assert.deepEqual(events, ['paused 403'], 'told once per pause');

@@ -5,18 +5,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { repoRoot } from '../../support/paths';
 
-function findRoot(start: string): string {
-  let dir = start;
-  while (!fs.existsSync(path.join(dir, 'package.json')) || dir.endsWith('.build')) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package root not found');
-    dir = up;
-  }
-  return dir;
-}
 
-export const fixtureDir = path.join(findRoot(__dirname), 'test', 'fixtures', 'dsmr');
+export const fixtureDir = path.join(repoRoot, 'test', 'fixtures', 'dsmr');
 
 export interface FixtureEncryption {
   key: string;

@@ -1,7 +1,7 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeIntellimeter, FAKE_API_KEY } from '../../fakes/intellimeter';
-import { ManualClock } from '../../fakes/manual-clock';
+import { ManualClock } from '../../support/manual-clock';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { VirtualClock } from '../../../src/core/http/clock';
 import type { Reading } from '../../../src/core/readings';
@@ -163,7 +163,7 @@ describe('Polling Intellimeter without duplicates', () => {
     await clock.untilSleeping();
     await poller.stop();
     assert.equal(polls, 2);
-    assert.equal(clock.sleeping, 0);
+    assert.equal(clock.pending, 0);
     clock.advance(60 * MINUTE);
     assert.equal(polls, 2);
     assert.throws(() => new Poller({ intervalMs: 0, clock, poll: async () => undefined, onError: () => undefined }), /positive/);

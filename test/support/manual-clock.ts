@@ -1,7 +1,7 @@
 /**
- * A clock for the dsmr-reader-out tests whose time moves only when a test says so. Sleeps wait until `advance()` carries the
- * time past their end, so a test can hold a retry loop still, release it one step at a time and
- * run "ten minutes" of backoff in a few milliseconds of real time.
+ * A clock whose time moves only when a test says so. Sleeps wait until the time is carried past
+ * their end, so a test can hold a poller or retry loop still, release it step by step and run
+ * "ten minutes" of backoff in a few milliseconds of real time.
  */
 import type { Clock } from '../../src/core/http/clock';
 
@@ -10,13 +10,13 @@ interface Sleeper {
   resolve: () => void;
 }
 
-export class SteppingClock implements Clock {
+export class ManualClock implements Clock {
   private current: number;
   private sleepers: Sleeper[] = [];
   /** Every sleep asked for, in ms, in order. */
   readonly sleeps: number[] = [];
 
-  constructor(start = Date.UTC(2024, 2, 15, 9, 0, 0)) {
+  constructor(start = Date.UTC(2024, 0, 1)) {
     this.current = start;
   }
 
@@ -53,12 +53,20 @@ export class SteppingClock implements Clock {
     });
   }
 
+  /** Moves time forward and wakes, at once, every sleep that is due by then. */
+  advance(ms: number): void {
+    this.current += ms;
+    const due = this.sleepers.filter((s) => s.due <= this.current);
+    this.sleepers = this.sleepers.filter((s) => s.due > this.current);
+    for (const sleeper of due) sleeper.resolve();
+  }
+
   /**
    * Moves time forward by `ms`, waking every sleep that ends on the way in order of its end.
    * After each wake-up the woken code gets to run (real I/O included) until `quiet()` says it is
    * waiting again, e.g. "a retry loop is asleep or has nothing to do", before time moves on.
    */
-  async advance(ms: number, quiet?: () => boolean): Promise<void> {
+  async advanceStepwise(ms: number, quiet?: () => boolean): Promise<void> {
     const target = this.current + ms;
     for (;;) {
       const next = this.sleepers.filter((s) => s.due <= target).sort((a, b) => a.due - b.due)[0];
@@ -71,6 +79,11 @@ export class SteppingClock implements Clock {
     }
     this.current = target;
     await settle();
+  }
+
+  /** Waits (in real time, briefly) until at least `count` sleeps are pending: the code under test is idle again. */
+  untilSleeping(count = 1, timeoutMs = 5000): Promise<void> {
+    return until(() => this.sleepers.length >= count, `${count} sleeping`, timeoutMs);
   }
 }
 
