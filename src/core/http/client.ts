@@ -1,6 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import axios, { AxiosError, AxiosInstance, AxiosRequestConfig } from 'axios';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import { AuthStrategy, OutgoingHeaders } from './auth';
 import { Clock, systemClock } from './clock';
 import { ServiceError, errorForStatus, sanitiseServiceText, serviceDisplayName } from './errors';
@@ -90,6 +92,29 @@ export interface HttpRequester {
 class DeadlineExceeded extends Error {}
 
 /**
+ * A CONNECT tunnel whose TLS session to the service uses the config node's TLS options (custom
+ * CA, client certificate): https-proxy-agent applies its constructor options to the proxy
+ * connection only.
+ */
+class TunnellingAgent extends HttpsProxyAgent<string> {
+  constructor(
+    proxy: string,
+    options: ConstructorParameters<typeof HttpsProxyAgent<string>>[1],
+    private readonly tls: TlsOptions = {},
+  ) {
+    super(proxy, options);
+  }
+
+  override connect(req: http.ClientRequest, options: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
+    const host = options.host;
+    // The agent drops `host` before the TLS handshake; without it Node checks an IP-address
+    // target's certificate against "localhost".
+    const checkServerIdentity = (_name: string, cert: tls.PeerCertificate): Error | undefined => tls.checkServerIdentity(this.tls.servername ?? host ?? '', cert);
+    return super.connect(req, { ...options, checkServerIdentity, ...this.tls } as typeof options);
+  }
+}
+
+/**
  * The one HTTP client every service node uses. One instance per config node: its keep-alive
  * agents, concurrency limit and rate limit are shared by all nodes that use that config node.
  */
@@ -104,7 +129,7 @@ export class ServiceHttpClient implements HttpRequester {
   private readonly timeoutMs: number;
   private readonly random: () => number;
   private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly httpsAgent: https.Agent | TunnellingAgent;
   private readonly lifetime = new AbortController();
   private closed = false;
 
@@ -132,11 +157,18 @@ export class ServiceHttpClient implements HttpRequester {
     this.limiter = new RequestLimiter({ maxConcurrent, requestsPerSecond: options.requestsPerSecond ?? 0, clock: this.clock });
     const maxSockets = maxConcurrent > 0 ? maxConcurrent : Infinity;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...options.tls });
+    const proxy = chooseProxy(parsedBase, options.proxy);
+    // axios sends an https:// request to a proxy without a CONNECT tunnel, i.e. the token in
+    // clear text to the proxy (axios/axios#4531), so HTTPS through a proxy goes through a
+    // tunnelling agent, and axios's own proxy handling (and its reading of the environment) is off.
+    this.httpsAgent =
+      proxy && parsedBase.protocol === 'https:'
+        ? new TunnellingAgent(proxyUrlWithAuth(proxy), { keepAlive: true, maxSockets }, options.tls)
+        : new https.Agent({ keepAlive: true, maxSockets, ...options.tls });
     this.axios = axios.create({
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
-      proxy: toAxiosProxy(options.proxy, parsedBase),
+      proxy: proxy && parsedBase.protocol === 'http:' ? toAxiosProxy(proxy) : false,
       maxRedirects: 0,
       maxContentLength: options.maxResponseBytes ?? 64 * 1024 * 1024,
       maxBodyLength: 64 * 1024 * 1024,
@@ -378,17 +410,43 @@ function extractServiceMessage(body: unknown, secrets: string[]): string | undef
   return sanitiseServiceText(body, secrets);
 }
 
-function toAxiosProxy(proxy: ProxyOptions | false | undefined, base: URL): AxiosRequestConfig['proxy'] {
-  if (proxy === undefined) return undefined;
-  if (proxy === false || !proxy.url) return false;
-  if (proxy.noProxy?.some((host) => host && (base.hostname === host || base.hostname.endsWith(host.startsWith('.') ? host : `.${host}`)))) {
-    return false;
+/**
+ * The proxy for a base URL: the config node's, or else the standard environment variables
+ * (`https_proxy`/`http_proxy`, `no_proxy`), as Node-RED's own HTTP Request node does.
+ */
+export function chooseProxy(base: URL, configured: ProxyOptions | false | undefined, env: NodeJS.ProcessEnv = process.env): ProxyOptions | undefined {
+  if (configured === false) return undefined;
+  let proxy = configured;
+  if (!proxy?.url) {
+    const url = base.protocol === 'https:' ? env.https_proxy ?? env.HTTPS_PROXY ?? env.http_proxy ?? env.HTTP_PROXY : env.http_proxy ?? env.HTTP_PROXY;
+    if (!url) return undefined;
+    proxy = { url, noProxy: (env.no_proxy ?? env.NO_PROXY ?? '').split(',') };
   }
+  const host = base.hostname.toLowerCase();
+  const bypassed = (proxy.noProxy ?? [])
+    .map((entry) => entry.trim().toLowerCase().replace(/:\d+$/, ''))
+    .filter(Boolean)
+    .some((entry) => entry === '*' || host === entry.replace(/^\./, '') || host.endsWith(entry.startsWith('.') ? entry : `.${entry}`));
+  return bypassed ? undefined : proxy;
+}
+
+function proxyUrlWithAuth(proxy: ProxyOptions): string {
   const url = new URL(proxy.url);
+  if (proxy.username) {
+    url.username = encodeURIComponent(proxy.username);
+    url.password = encodeURIComponent(proxy.password ?? '');
+  }
+  return url.toString();
+}
+
+function toAxiosProxy(proxy: ProxyOptions): AxiosRequestConfig['proxy'] {
+  const url = new URL(proxy.url);
+  const username = proxy.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
+  const password = proxy.password ?? (url.password ? decodeURIComponent(url.password) : '');
   return {
     protocol: url.protocol.replace(':', ''),
     host: url.hostname,
     port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-    auth: proxy.username ? { username: proxy.username, password: proxy.password ?? '' } : undefined,
+    auth: username ? { username, password } : undefined,
   };
 }
