@@ -16,6 +16,10 @@ import { repoRoot } from '../support/runtime';
 import { DemoProcess, startDemo } from '../support/demo-process';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Screenshots refresh the README's images only when asked (UPDATE_SCREENSHOTS=1), so a test run
+// leaves the working tree clean.
+const screenshotDir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs', 'images') : path.join(repoRoot, 'test-results', 'screenshots');
+fs.mkdirSync(screenshotDir, { recursive: true });
 const haveChromium = fs.existsSync(CHROMIUM);
 const skip = !haveChromium && !process.env.CI ? `Chromium not found at ${CHROMIUM}: apt-get install chromium` : false;
 
@@ -89,7 +93,7 @@ describe('the editor in a real browser', { skip }, () => {
         assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, `${type} missing from the palette`);
       }
     }
-    await page.screenshot({ path: path.join(repoRoot, 'docs', 'images', 'palette.png'), clip: { x: 0, y: 40, width: 200, height: 860 } });
+    await page.screenshot({ path: path.join(screenshotDir, 'palette.png'), clip: { x: 0, y: 40, width: 200, height: 860 } });
   });
 
   it('imports and deploys every example', async () => {
@@ -112,7 +116,7 @@ describe('the editor in a real browser', { skip }, () => {
       await page.waitForTimeout(500);
     }
     for (const type of expected) assert.ok(deployedTypes.has(type), `${type} (from the examples) was not deployed`);
-    await page.screenshot({ path: path.join(repoRoot, 'docs', 'images', 'examples-deployed.png') });
+    await page.screenshot({ path: path.join(screenshotDir, 'examples-deployed.png') });
     assert.ok(!/Waiting for missing types/i.test(demo.output()), 'a deployed flow uses a node type that is not installed');
   });
 
@@ -120,7 +124,7 @@ describe('the editor in a real browser', { skip }, () => {
     await page.evaluate(() => document.querySelectorAll<HTMLElement>('.red-ui-notification').forEach((n) => (n.style.display = 'none')));
     await page.evaluate(() => RED.workspaces.show('b7e1c0de00000001'));
     await page.waitForTimeout(500);
-    await page.screenshot({ path: path.join(repoRoot, 'docs', 'images', 'demo-flow.png') });
+    await page.screenshot({ path: path.join(screenshotDir, 'demo-flow.png') });
     const nodes = await page.evaluate((types) => {
       const found: Record<string, string> = {};
       const visit = (n: { id: string; type: string }): void => {
@@ -145,7 +149,7 @@ describe('the editor in a real browser', { skip }, () => {
       assert.ok(labels.filter((l) => l.trim()).length > 0, `${type}: edit dialog has no labelled fields`);
       assert.ok(!labels.some((l) => /\w+\.\w+\.\w+/.test(l)), `${type}: untranslated catalog key in the dialog: ${labels.join(' | ')}`);
       await page.evaluate(() => document.querySelectorAll<HTMLElement>('.red-ui-notification').forEach((n) => (n.style.display = 'none')));
-      await page.screenshot({ path: path.join(repoRoot, 'docs', 'images', `dialog-${type}.png`) });
+      await page.screenshot({ path: path.join(screenshotDir, `dialog-${type}.png`) });
       await page.evaluate(() => RED.tray.close());
       await page.waitForTimeout(300);
       const helpHtml = await page.evaluate((t) => {
