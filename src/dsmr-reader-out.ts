@@ -19,7 +19,7 @@ import {
   sendPost,
 } from './core/dsmr-reader';
 import { getServiceConfig } from './lib/energy-service-types';
-import { onClose, onInput, reportError } from './lib/node-kit';
+import { onClose, onInput, reportError, status } from './lib/node-kit';
 
 interface DsmrReaderOutDef extends NodeDef {
   server: string;
@@ -132,7 +132,7 @@ export = function register(RED: NodeAPI): void {
     });
     ready.catch((error: unknown) => {
       reportError(node, error);
-      node.status({ fill: 'red', shape: 'ring', text: 'queue' });
+      node.status(status.error('queue'));
     });
 
     onInput(node, async (msg) => {

@@ -1,4 +1,4 @@
-import type { ServiceHttpClient } from './client';
+import type { RequestOptions, ServiceHttpClient } from './client';
 
 /** The headers of one outgoing request, which an AuthStrategy may add to. */
 export type OutgoingHeaders = Record<string, string>;
@@ -8,6 +8,12 @@ export type OutgoingHeaders = Record<string, string>;
  * and, on a 401, whether logging in again is worth one more try (Intellimeter sessions).
  */
 export interface AuthStrategy {
+  /**
+   * Runs before a request waits for a concurrency slot, for work that itself needs a request
+   * (a session login): done inside `apply`, which runs while the slot is held, it would wait for
+   * a slot that only it could free.
+   */
+  prepare?(client: ServiceHttpClient, request: RequestOptions, signal: AbortSignal): Promise<void>;
   apply(headers: OutgoingHeaders, client: ServiceHttpClient, signal: AbortSignal): Promise<void> | void;
   /** Resolves true when the failed request should be sent once more, e.g. after a new login. */
   onUnauthorized?(client: ServiceHttpClient, signal: AbortSignal): Promise<boolean>;

@@ -193,6 +193,14 @@ export class ServiceHttpClient implements HttpRequester {
     if (this.closed) throw cancelledError(this.service);
     const signal = options.signal ? AbortSignal.any([options.signal, this.lifetime.signal]) : this.lifetime.signal;
     const policy: RetryPolicy = options.retry === false ? { ...this.retryPolicy, maxRetries: 0 } : { ...this.retryPolicy, ...options.retry };
+    if (this.auth.prepare) {
+      try {
+        await this.auth.prepare(this, options, signal);
+      } catch (error) {
+        if (signal.aborted) throw cancelledError(this.service);
+        throw error;
+      }
+    }
     let attempt = 0;
     let reauthenticated = false;
     for (;;) {

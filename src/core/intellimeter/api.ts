@@ -8,7 +8,6 @@ import { ServiceError, isServiceError } from '../http/errors';
 import type { Granularity } from '../readings';
 import { BodyFormat, detectFormat, parseBody } from './formats';
 import { ParsedReadings, readingsFromRecords, recordsFrom } from './normalize';
-import { intellimeterSessionOf } from './session';
 import { formatDateInZone } from './zone';
 
 export const RESPONSE_TYPES = ['json', 'xml', 'yaml'] as const;
@@ -156,11 +155,9 @@ export class IntellimeterApi {
   }
 
   private async get(path: string, query: Record<string, string | undefined>, format: BodyFormat, what: string, subject?: string): Promise<{ body: unknown; response: HttpResponse<string> }> {
-    const session = intellimeterSessionOf(this.client.auth);
     let response: HttpResponse<string>;
     try {
-      // Log in before taking a request slot; the session strategy cannot do it from inside one.
-      await session?.ensureLoggedIn(this.client, this.signal);
+      // The session logs in (if needed) in its `prepare`, before the request takes a slot.
       response = await this.http.request<string>({ path, query, what, responseType: 'text', headers: { Accept: MIME[format] } });
     } catch (error) {
       throw explain(error, path, subject);

@@ -1,5 +1,5 @@
 import type { AuthStrategy, OutgoingHeaders } from '../http/auth';
-import type { ServiceHttpClient } from '../http/client';
+import type { RequestOptions, ServiceHttpClient } from '../http/client';
 import { cancelledError } from '../http/client';
 import { ServiceError } from '../http/errors';
 
@@ -15,13 +15,14 @@ const SESSION_REQUEST_HEADER = 'X-Intellimeter-Session-Request';
  * The client calls `apply` while it holds one of the config node's concurrency slots, so `apply`
  * must never send or wait for a request itself: with Intellimeter's default of one request at a
  * time that would wait for its own slot forever. Logging in therefore happens either before a
- * request (`ensureLoggedIn`, which the Intellimeter operations call) or after a 401
+ * request (`prepare`, which the client calls before taking a slot) or after a 401
  * (`onUnauthorized`, which the client calls with no slot held, once per request).
  */
 export interface IntellimeterSession extends AuthStrategy {
   readonly kind: 'intellimeter-session';
   readonly loggedIn: boolean;
   /** Logs in unless a session is open; concurrent callers share one login. */
+  prepare(client: ServiceHttpClient, request: RequestOptions, signal: AbortSignal): Promise<void>;
   ensureLoggedIn(client: ServiceHttpClient, signal?: AbortSignal): Promise<void>;
   /** Registers a user of the session; the returned release logs out when the last user goes. */
   retain(client: ServiceHttpClient): () => Promise<void>;
@@ -151,6 +152,11 @@ export function createIntellimeterSessionAuth(login: IntellimeterLogin): Intelli
       }
       // Without a cookie the request goes out as is; its 401 brings us to onUnauthorized.
       if (cookie) headers.Cookie = cookie;
+    },
+    async prepare(client: ServiceHttpClient, request: RequestOptions, signal: AbortSignal) {
+      // The session's own login and logout must not wait for a login.
+      if (request.headers?.[SESSION_REQUEST_HEADER]) return;
+      await this.ensureLoggedIn(client, signal);
     },
     async ensureLoggedIn(client: ServiceHttpClient, signal?: AbortSignal) {
       if (cookie && !loggingIn) return;

@@ -126,11 +126,11 @@ describe('Intellimeter session against the local fake', () => {
     assert.equal(fake.logins, 1);
   });
 
-  it('still logs in through the 401 path when a request is made without ensureLoggedIn', async () => {
+  it('logs in before any request made straight through the client, without a wasted 401', async () => {
     const c = client();
     const response = await c.request<string>({ path: '/data', responseType: 'text' });
     assert.equal(response.status, 200);
-    assert.deepEqual(fake.server.requests.map((r) => `${r.method} ${r.path}`), ['GET /data', 'PUT /session', 'GET /data']);
+    assert.deepEqual(fake.server.requests.map((r) => `${r.method} ${r.path}`), ['PUT /session', 'GET /data']);
   });
 
   it('logs out with DELETE /session and the session cookie when the client closes', async () => {
