@@ -11,13 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { ServiceHttpClient } from '../src/core/http/client';
 import { headerAuth } from '../src/core/http/auth';
-import { systemClock } from '../src/core/http/clock';
+import { systemClock } from '../src/core/runtime/clock';
 import { DeliveryWorker } from '../src/core/dsmr-reader/delivery';
 import { PersistentQueue } from '../src/core/dsmr-reader/queue';
 import { DsmrReaderPost, preparePost } from '../src/core/dsmr-reader/prepare';
 import { classifyFailure, endpointUrl, sendPost } from '../src/core/dsmr-reader/api';
-import { DsmrReaderFake } from '../test/fakes/dsmr-reader';
-import { numberedTelegram } from '../test/core/dsmr-reader/telegrams';
+import { DsmrReaderFake } from '../testing/fakes/dsmr-reader';
+import { numberedTelegram } from '../testing/dsmr-telegrams';
 
 const KEY = 'bench-key-5e7a9c1b3d5f7a9c';
 const BACKLOG = 600;

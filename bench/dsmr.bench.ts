@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { crc16arc, formatCrc, parseTelegram, TelegramFramer } from '../src/core/dsmr';
-import { repoRoot } from '../test/support/paths';
+import { repoRoot } from '../testing/paths';
 
 
 const root = repoRoot;

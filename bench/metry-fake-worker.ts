@@ -3,7 +3,7 @@
  * measured side's event loop and heap. Controlled by messages from bench/metry.bench.ts.
  */
 import { parentPort } from 'node:worker_threads';
-import { FakeMetry } from '../test/fakes/metry';
+import { FakeMetry } from '../testing/fakes/metry';
 
 interface Command {
   cmd: 'start' | 'meters' | 'stats' | 'stop';

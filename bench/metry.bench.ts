@@ -15,7 +15,7 @@ import { bearerAuth } from '../src/core/http/auth';
 import { listMeters } from '../src/core/metry/meters';
 import { ConsumptionExport } from '../src/core/metry/export';
 import { CursorStore, MemoryCursorStore, cursorKey } from '../src/core/metry/cursor';
-import { FakeMetry, METRY_TEST_TOKEN } from '../test/fakes/metry';
+import { FakeMetry, METRY_TEST_TOKEN } from '../testing/fakes/metry';
 import { validateReading } from '../src/core/readings';
 
 const LATENCY_MS = 20;

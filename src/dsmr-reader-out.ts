@@ -2,7 +2,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { ClientScope } from './core/http/client';
-import { Clock, systemClock } from './core/http/clock';
 import { toIsoWithOffset } from './core/readings';
 import {
   DeliveryState,
@@ -19,7 +18,7 @@ import {
   sendPost,
 } from './core/dsmr-reader';
 import { getServiceConfig } from './lib/energy-service-types';
-import { onClose, onInput, reportError, status } from './lib/node-kit';
+import { clockFrom, onClose, onInput, reportError, status } from './lib/node-kit';
 
 interface DsmrReaderOutDef extends NodeDef {
   server: string;
@@ -32,12 +31,10 @@ interface DsmrReaderOutDef extends NodeDef {
 
 /**
  * `dsmrReaderOutQueueDir` puts the queues somewhere other than `<userDir>/dsmr-reader-out`;
- * `dsmrReaderOutClock` replaces real time in backoff waits (a test hook, never set in production).
  */
 interface DsmrReaderOutSettings {
   userDir?: string;
   dsmrReaderOutQueueDir?: string;
-  dsmrReaderOutClock?: Clock;
 }
 
 /** A paused queue (wrong key, API disabled) checks this often whether the user fixed it. */
@@ -54,7 +51,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const settings = RED.settings as unknown as DsmrReaderOutSettings;
-    const clock = settings.dsmrReaderOutClock ?? systemClock;
+    const clock = clockFrom(RED);
     const api = config.apiVersion === 'v2' ? 'v2' : 'v1';
     const maxItems = Math.floor(positive(config.queueMaxItems, 20_000));
     const maxBytes = Math.floor(positive(config.queueMaxMb, 20) * 1024 * 1024);

@@ -1,10 +1,9 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ClientScope, ServiceHttpClient, TlsOptions, ProxyOptions } from './core/http/client';
 import type { EnergyServiceDef, EnergyServiceNode } from './lib/energy-service-types';
-import type { Clock } from './core/http/clock';
 import { ServiceError } from './core/http/errors';
 import { SERVICE_DEFAULTS, createAuth, isServiceName } from './core/services';
-import { onClose } from './lib/node-kit';
+import { clockFrom, onClose } from './lib/node-kit';
 
 interface TlsConfigNode extends Node {
   addTLSOptions(options: Record<string, unknown>): void;
@@ -15,13 +14,6 @@ interface ProxyConfigNode extends Node<{ username?: string; password?: string }>
   noproxy?: string[];
 }
 
-/**
- * Tests (and embedders) may set `energyServiceClock` in the Node-RED settings to replace real
- * time in backoff and rate-limit waits; production never sets it.
- */
-interface EnergyServiceSettings {
-  energyServiceClock?: Clock;
-}
 
 function toNumber(value: unknown, fallback: number): number {
   if (value === undefined || value === null || value === '') return fallback;
@@ -61,7 +53,6 @@ export = function register(RED: NodeAPI): void {
           proxy = { url: proxyNode.url, username: proxyNode.credentials?.username, password: proxyNode.credentials?.password, noProxy: proxyNode.noproxy };
         }
       }
-      const settings = RED.settings as unknown as EnergyServiceSettings;
       client = new ServiceHttpClient({
         service,
         baseURL: node.baseUrl,
@@ -71,7 +62,7 @@ export = function register(RED: NodeAPI): void {
         requestsPerSecond: toNumber(def.requestsPerSecond, defaults!.requestsPerSecond),
         tls,
         proxy,
-        clock: settings.energyServiceClock,
+        clock: clockFrom(RED),
         userAgent: 'node-red-contrib-energy-export',
       });
       return client;

@@ -1,20 +1,14 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { systemClock, Clock } from './core/http/clock';
 import type { ClientScope } from './core/http/client';
 import { IntellimeterApi } from './core/intellimeter/api';
 import { DataSettings, IntellimeterDataConfig, OperationResult, parseSettings, runOperation } from './core/intellimeter/operation';
 import { NewReadingsFilter, Poller } from './core/intellimeter/poller';
 import { intellimeterSessionOf } from './core/intellimeter/session';
 import { getServiceConfig } from './lib/energy-service-types';
-import { errorCode, evaluateProperty, onClose, onInput, reportError, status, toError } from './lib/node-kit';
+import { clockFrom, errorCode, evaluateProperty, onClose, onInput, reportError, status, toError } from './lib/node-kit';
 
 interface IntellimeterDataDef extends NodeDef, IntellimeterDataConfig {
   server: string;
-}
-
-/** Tests replace real time in the poll schedule through this Node-RED setting. */
-interface IntellimeterDataSettings {
-  intellimeterDataClock?: Clock;
 }
 
 const SEEN_KEY = 'intellimeterNewestSeen';
@@ -23,7 +17,7 @@ export = function register(RED: NodeAPI): void {
   function IntellimeterData(this: Node, def: IntellimeterDataDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const clock = (RED.settings as unknown as IntellimeterDataSettings).intellimeterDataClock ?? systemClock;
+    const clock = clockFrom(RED);
     let settings: DataSettings | undefined;
     let scope: ClientScope | undefined;
     let api: IntellimeterApi | undefined;

@@ -8,10 +8,9 @@ import { ConsumptionExport, ExportEvent, ReadingsEvent } from './core/metry/expo
 import { GranularityChoice, toConsumptionMeters } from './core/metry/plan';
 import { parseMetrics } from './core/metry/types';
 import type { Reading } from './core/readings';
-import type { Clock } from './core/http/clock';
 import { contextCursorStore } from './lib/context-cursor-store';
 import { getServiceConfig } from './lib/energy-service-types';
-import { Send, evaluateProperty, onClose, onInput, status } from './lib/node-kit';
+import { Send, clockFrom, evaluateProperty, onClose, onInput, status } from './lib/node-kit';
 
 interface MetryConsumptionDef extends NodeDef {
   server: string;
@@ -36,7 +35,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const cursors = contextCursorStore(node, def.cursorScope === 'flow' ? 'flow' : 'node', def.cursorStore);
-    const clock = (RED.settings as unknown as { energyServiceClock?: Clock }).energyServiceClock;
+    const clock = clockFrom(RED);
     let scope: ClientScope | undefined;
     const progress = { sequence: undefined as string | undefined, done: 0, total: undefined as number | undefined };
     const batcher = new MessageBatcher<Origin>({ maxSize: 100, idleMs: 200, run: (origins) => exportFor(origins, (origins[0].msg.parts as { id: string }).id) });

@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { isServiceError } from '../core/http/errors';
+import { systemClock, type Clock } from '../core/runtime/clock';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
@@ -104,4 +105,12 @@ export function evaluateProperty(RED: NodeAPI, value: string, type: string, node
       else resolve(result);
     });
   });
+}
+
+/**
+ * The clock every node of the package uses. Tests replace real time for all of them at once
+ * with `energyExportClock` in the Node-RED settings; production never sets it.
+ */
+export function clockFrom(RED: NodeAPI): Clock {
+  return (RED.settings as unknown as { energyExportClock?: Clock }).energyExportClock ?? systemClock;
 }

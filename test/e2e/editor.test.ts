@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, Browser, Page } from 'playwright-core';
-import { repoRoot } from '../support/runtime';
-import { DemoProcess, startDemo } from '../support/demo-process';
+import { repoRoot } from '../../testing/runtime';
+import { DemoProcess, startDemo } from '../../testing/demo-process';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Screenshots refresh the README's images only when asked (UPDATE_SCREENSHOTS=1), so a test run

@@ -7,9 +7,9 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import type { Request, Response, NextFunction } from 'express';
 import { SerialPortMock, type SerialPortMockOpenOptions } from 'serialport';
 import { MockBinding } from '@serialport/binding-mock';
-import { helper, nodeModule, fixturePath, repoRoot } from '../support/runtime';
+import { helper, nodeModule, fixturePath, repoRoot } from '../../testing/runtime';
 
-const read = (name: string): Buffer => fs.readFileSync(fixturePath('p1', name));
+const read = (name: string): Buffer => fs.readFileSync(fixturePath('dsmr', name));
 const DSMR5 = read('ndokter_v5-iskra-mt382.txt');
 const DSMR42 = read('ndokter_v4.2-kaifa-power-failure-log.txt');
 const DSMR22 = read('ndokter_v2.2-iskra-mt382.txt');
@@ -395,7 +395,7 @@ describe('dsmr-p1-in node in the Node-RED runtime', () => {
     await load(
       [
         { id: 'tab1', type: 'tab', label: 'P1' },
-        { id: 'p1', z: 'tab1', type: 'dsmr-p1-in', source: 'file', filePath: fixturePath('p1', 'esphome_lu-smarty-encrypted-sagemcom-t210dr.bin'), interval: '10', crc: 'strict', topic: 'lu', wires: [['out']] },
+        { id: 'p1', z: 'tab1', type: 'dsmr-p1-in', source: 'file', filePath: fixturePath('dsmr', 'esphome_lu-smarty-encrypted-sagemcom-t210dr.bin'), interval: '10', crc: 'strict', topic: 'lu', wires: [['out']] },
         { id: 'out', z: 'tab1', type: 'helper' },
       ],
       { p1: { decryptionKey: LU_KEY, authenticationKey: LU_AUTH_KEY } },

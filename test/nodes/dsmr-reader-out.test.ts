@@ -4,12 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
-import { helper, nodeModule } from '../support/runtime';
-import { DsmrReaderFake } from '../fakes/dsmr-reader';
-import { ManualClock, until } from '../support/manual-clock';
+import { helper, nodeModule } from '../../testing/runtime';
+import { DsmrReaderFake } from '../../testing/fakes/dsmr-reader';
+import { ManualClock, until } from '../../testing/manual-clock';
 import { parseTelegram } from '../../src/core/dsmr';
 import { PersistentQueue } from '../../src/core/dsmr-reader/queue';
-import { BELGIAN, DSMR5, NORDIC, numberedTelegram } from '../core/dsmr-reader/telegrams';
+import { BELGIAN, DSMR5, NORDIC, numberedTelegram } from '../../testing/dsmr-telegrams';
 
 const KEY = 'dsmr-reader-key-2c4e6a8b0d1f3e5a7c9b';
 const NOW = Date.UTC(2024, 2, 15, 12);
@@ -58,7 +58,7 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
 
   function useSettings(extra: Record<string, unknown> = {}): void {
     clock = new ManualClock(NOW);
-    helper.settings({ userDir, dsmrReaderOutClock: clock, energyServiceClock: clock, ...extra } as never);
+    helper.settings({ userDir, energyExportClock: clock, ...extra } as never);
   }
 
   interface OutOptions {

@@ -1,8 +1,8 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { helper, nodeModule } from '../support/runtime';
-import { FakeServer, delay } from '../support/fake-server';
+import { helper, nodeModule } from '../../testing/runtime';
+import { FakeServer, delay } from '../../testing/fake-server';
 import { getServiceConfig } from '../../src/lib/energy-service-types';
 import { onInput, onClose } from '../../src/lib/node-kit';
 

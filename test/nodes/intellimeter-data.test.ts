@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
-import { helper, nodeModule, repoRoot } from '../support/runtime';
-import { delay } from '../support/fake-server';
-import { FakeIntellimeter, FAKE_API_KEY } from '../fakes/intellimeter';
-import { ManualClock } from '../support/manual-clock';
+import { helper, nodeModule, repoRoot } from '../../testing/runtime';
+import { delay } from '../../testing/fake-server';
+import { FakeIntellimeter, FAKE_API_KEY } from '../../testing/fakes/intellimeter';
+import { ManualClock } from '../../testing/manual-clock';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>;
@@ -50,7 +50,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
   async function load(props: Record<string, unknown> = {}, options: { apiKey?: string; service?: string; second?: Record<string, unknown> } = {}) {
     clock = new ManualClock(START);
     fake.clock = clock;
-    helper.settings({ intellimeterDataClock: clock } as never);
+    helper.settings({ energyExportClock: clock } as never);
     const nodes: Record<string, unknown>[] = [
       { id: 'tab1', type: 'tab', label: 'test' },
       { id: 'cfg1', z: 'tab1', type: 'energy-service', service: options.service ?? 'intellimeter', baseUrl: fake.url, requestsPerSecond: 0, maxConcurrent: 1 },
@@ -176,7 +176,8 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     fake.window = 3;
     await load({ poll: true, pollMinutes: 5 });
     const messages = collect('out1');
-    await clock.untilSleeping();
+    await clock.whenTimers();
+    while (messages.length < 1) await delay(1);
     assert.equal(messages.length, 1, 'a poll at start');
     // A message between polls, while the API has nothing new, must not repeat readings.
     const manual = next('out1');
@@ -185,7 +186,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     for (let i = 0; i < 4; i += 1) {
       clock.advance(5 * 60_000);
       await delay(1);
-      await clock.untilSleeping();
+      await clock.whenTimers();
     }
     clock.advance(60_000); // one minute: no poll due
     await delay(20);
@@ -204,12 +205,12 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     await load({ poll: true, pollMinutes: 5 });
     const messages = collect('out1');
     const errors = collect('caught1');
-    await clock.untilSleeping();
+    await clock.whenTimers();
     fake.server.fail({ kind: 'status', status: 404 }, 2, /^\/data$/);
     for (let i = 0; i < 3; i += 1) {
       clock.advance(5 * 60_000);
       await delay(1);
-      await clock.untilSleeping();
+      await clock.whenTimers();
       if (i === 1) assert.deepEqual(lastStatus(), { fill: 'red', shape: 'ring', text: '404' });
     }
     assert.equal(errors.length, 1, 'the same error twice is reported once');
@@ -312,7 +313,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
       clock = new ManualClock(Date.UTC(2019, 9, 31, 4, 0)); // 00:00 on the 31st in Toronto
       fake.clock = clock;
       fake.window = 3;
-      helper.settings({ intellimeterDataClock: clock } as never);
+      helper.settings({ energyExportClock: clock } as never);
       const flowNodes = example.map((node) => {
         const copy: Msg = { ...node };
         if (copy.type !== 'energy-service' && copy.type !== 'sqlitedb') copy.z = 'ex';
@@ -339,7 +340,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
       await until(1); // the poll at start: three readings for each of two meters
       assert.equal(storedMessages[0].payload, 'Stored 6 Intellimeter readings');
       for (let i = 0; i < 2; i += 1) {
-        await clock.untilSleeping();
+        await clock.whenTimers();
         clock.advance(5 * 60_000);
         await until(2 + i);
       }

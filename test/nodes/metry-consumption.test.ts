@@ -1,9 +1,9 @@
 import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeMessage } from 'node-red';
-import { helper, nodeModule } from '../support/runtime';
-import { FakeMetry, METRY_TEST_TOKEN, fakeValue } from '../fakes/metry';
-import { VirtualClock } from '../../src/core/http/clock';
+import { helper, nodeModule } from '../../testing/runtime';
+import { FakeMetry, METRY_TEST_TOKEN, fakeValue } from '../../testing/fakes/metry';
+import { ManualClock } from '../../testing/manual-clock';
 import { cursorKey } from '../../src/core/metry/cursor';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -23,7 +23,7 @@ function collector(id: string) {
 
 describe('metry-consumption in the Node-RED runtime', () => {
   let metry: FakeMetry;
-  let clock: VirtualClock;
+  let clock: ManualClock;
   let until: string;
 
   before(async () => {
@@ -31,13 +31,13 @@ describe('metry-consumption in the Node-RED runtime', () => {
     await new Promise<void>((resolve) => helper.startServer(resolve));
   });
   after(async () => {
-    helper.settings({ energyServiceClock: undefined } as never);
+    helper.settings({ energyExportClock: undefined } as never);
     await new Promise<void>((resolve) => helper.stopServer(resolve));
     await metry.stop();
   });
   beforeEach(() => {
-    clock = new VirtualClock(Date.parse('2024-01-15T12:00:00+01:00'));
-    helper.settings({ energyServiceClock: clock } as never);
+    clock = ManualClock.autoAdvancing(Date.parse('2024-01-15T12:00:00+01:00'));
+    helper.settings({ energyExportClock: clock } as never);
     metry.clearMeters();
     until = '2024-01-01T00:00:00+01:00';
   });

@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeMessage } from 'node-red';
-import { helper, nodeModule, repoRoot } from '../support/runtime';
-import { FakeMetry, METRY_TEST_TOKEN, fakeValue } from '../fakes/metry';
-import { VirtualClock } from '../../src/core/http/clock';
+import { helper, nodeModule, repoRoot } from '../../testing/runtime';
+import { FakeMetry, METRY_TEST_TOKEN, fakeValue } from '../../testing/fakes/metry';
+import { ManualClock } from '../../testing/manual-clock';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const core = (file: string): unknown => require(path.join(repoRoot, 'node_modules/@node-red/nodes/core', file));
@@ -34,7 +34,7 @@ function query(file: string, sql: string, params: unknown[] = []): Promise<FlowN
 
 describe('the Metry example flows', () => {
   let metry: FakeMetry;
-  let clock: VirtualClock;
+  let clock: ManualClock;
   let dbFile: string;
   let until = '2024-01-01T00:00:00+01:00';
 
@@ -42,15 +42,15 @@ describe('the Metry example flows', () => {
     metry = await new FakeMetry().start();
     await new Promise<void>((resolve) => helper.startServer(resolve));
     dbFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'metry-example-')), 'export.sqlite');
-    clock = new VirtualClock(Date.parse('2024-01-15T03:15:00+01:00'));
+    clock = ManualClock.autoAdvancing(Date.parse('2024-01-15T03:15:00+01:00'));
     metry.addMeters(3, () => ({ dataFrom: '2023-12-01T00:00:00+01:00', dataUntil: until }));
   });
   after(async () => {
-    helper.settings({ energyServiceClock: undefined } as never);
+    helper.settings({ energyExportClock: undefined } as never);
     await new Promise<void>((resolve) => helper.stopServer(resolve));
     await metry.stop();
   });
-  beforeEach(() => helper.settings({ energyServiceClock: clock } as never));
+  beforeEach(() => helper.settings({ energyExportClock: clock } as never));
   afterEach(() => helper.unload());
 
   /** Loads an example with its config pointed at the fake and the database in a temp dir; sinks become helpers. */

@@ -2,9 +2,9 @@ import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { NodeMessage } from 'node-red';
-import { helper, nodeModule, repoRoot } from '../support/runtime';
-import { FakeMetry, METRY_TEST_TOKEN } from '../fakes/metry';
-import { VirtualClock } from '../../src/core/http/clock';
+import { helper, nodeModule, repoRoot } from '../../testing/runtime';
+import { FakeMetry, METRY_TEST_TOKEN } from '../../testing/fakes/metry';
+import { ManualClock } from '../../testing/manual-clock';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const joinNode = require(path.join(repoRoot, 'node_modules/@node-red/nodes/core/sequence/17-split.js'));
@@ -35,12 +35,12 @@ describe('metry-meters in the Node-RED runtime', () => {
     await new Promise<void>((resolve) => helper.startServer(resolve));
   });
   after(async () => {
-    helper.settings({ energyServiceClock: undefined } as never);
+    helper.settings({ energyExportClock: undefined } as never);
     await new Promise<void>((resolve) => helper.stopServer(resolve));
     await metry.stop();
   });
   beforeEach(() => {
-    helper.settings({ energyServiceClock: new VirtualClock() } as never);
+    helper.settings({ energyExportClock: ManualClock.autoAdvancing() } as never);
     metry.clearMeters();
     metry.subaccounts.length = 0;
   });

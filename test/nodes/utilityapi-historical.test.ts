@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import type { NodeMessage } from 'node-red';
-import { helper, nodeModule, repoRoot } from '../support/runtime';
-import { delay } from '../support/fake-server';
-import { VirtualClock } from '../../src/core/http/clock';
+import { helper, nodeModule, repoRoot } from '../../testing/runtime';
+import { delay } from '../../testing/fake-server';
+import { ManualClock } from '../../testing/manual-clock';
 import { validateReading, Reading } from '../../src/core/readings';
-import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../fakes/utilityapi';
+import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../testing/fakes/utilityapi';
 
 const COLLECT = '/api/v2/meters/historical-collection';
 
@@ -24,21 +24,21 @@ interface Outcome {
 
 describe('utilityapi-historical in the Node-RED runtime', () => {
   let api: FakeUtilityApi;
-  let clock: VirtualClock;
+  let clock: ManualClock;
 
   before(async () => {
     api = await new FakeUtilityApi().start();
     await new Promise<void>((resolve) => helper.startServer(resolve));
   });
   after(async () => {
-    helper.settings({ energyServiceClock: undefined } as never);
+    helper.settings({ energyExportClock: undefined } as never);
     await new Promise<void>((resolve) => helper.stopServer(resolve));
     await api.stop();
   });
   beforeEach(() => {
-    clock = new VirtualClock();
+    clock = ManualClock.autoAdvancing();
     // The runtime setting the config node reads: every wait (backoff, Retry-After, polling) is virtual.
-    helper.settings({ energyServiceClock: clock } as never);
+    helper.settings({ energyExportClock: clock } as never);
   });
   afterEach(async () => {
     await helper.unload();

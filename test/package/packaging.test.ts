@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../support/runtime';
+import { repoRoot } from '../../testing/runtime';
 
 describe('the published package', () => {
   const packed = JSON.parse(

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import semver from 'semver';
-import { repoRoot } from '../support/runtime';
+import { repoRoot } from '../../testing/runtime';
 
 interface PackageJson {
   name: string;

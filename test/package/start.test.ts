@@ -7,8 +7,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../support/runtime';
-import { DemoProcess, startDemo } from '../support/demo-process';
+import { repoRoot } from '../../testing/runtime';
+import { DemoProcess, startDemo } from '../../testing/demo-process';
 
 describe('npm start (scripts/start.js)', () => {
   let demo: DemoProcess;

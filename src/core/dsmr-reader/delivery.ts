@@ -5,8 +5,8 @@
  * failure only the user can fix pauses delivery and probes at a slow pace. All waiting goes
  * through an injectable Clock, so tests can run a ten-minute outage in milliseconds.
  */
-import type { Clock } from '../http/clock';
-import { backoffDelay } from '../http/retry';
+import type { Clock } from '../runtime/clock';
+import { backoffDelay } from '../runtime/backoff';
 import type { DsmrReaderError } from './errors';
 import type { PersistentQueue, QueueItem } from './queue';
 
@@ -226,7 +226,7 @@ export class DeliveryWorker<T> {
         // A paused queue keeps its slow pace: the user's problem may still be there behind the outage.
         const delay = this.paused
           ? this.options.pauseProbeMs
-          : backoffDelay(this.counters.failedAttempts, { maxRetries: Infinity, baseDelayMs: this.options.baseDelayMs, maxDelayMs: this.options.maxDelayMs, maxRetryAfterMs: 0 }, this.options.random);
+          : backoffDelay(this.counters.failedAttempts, { baseDelayMs: this.options.baseDelayMs, maxDelayMs: this.options.maxDelayMs, jitter: true }, this.options.random);
         this.phase = this.paused ? 'paused' : 'backoff';
         this.nextAttemptAt = this.options.clock.now() + delay;
         this.emitChange();

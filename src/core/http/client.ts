@@ -4,10 +4,10 @@ import tls from 'node:tls';
 import axios, { AxiosError, AxiosInstance, AxiosRequestConfig } from 'axios';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { AuthStrategy, OutgoingHeaders } from './auth';
-import { Clock, systemClock } from './clock';
+import { Clock, systemClock } from '../runtime/clock';
 import { ServiceError, errorForStatus, sanitiseServiceText, serviceDisplayName } from './errors';
 import { RequestLimiter } from './limiter';
-import { DEFAULT_RETRY_POLICY, RetryPolicy, backoffDelay, parseRetryAfter } from './retry';
+import { HTTP_RETRY_POLICY, RetryPolicy, backoffDelay, parseRetryAfter } from '../runtime/backoff';
 
 export interface TlsOptions {
   ca?: string | Buffer;
@@ -151,7 +151,7 @@ export class ServiceHttpClient implements HttpRequester {
     this.auth = options.auth;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.retryPolicy = { ...HTTP_RETRY_POLICY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 30_000;
     const maxConcurrent = options.maxConcurrent ?? 4;
     this.limiter = new RequestLimiter({ maxConcurrent, requestsPerSecond: options.requestsPerSecond ?? 0, clock: this.clock });

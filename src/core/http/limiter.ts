@@ -1,4 +1,4 @@
-import { Clock } from './clock';
+import type { Clock } from '../runtime/clock';
 
 export interface LimiterOptions {
   /** Requests allowed in flight at once; 0 or less means no limit. */

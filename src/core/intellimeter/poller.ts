@@ -4,7 +4,7 @@
  * readings it has already emitted. The filter remembers the newest time stamp per meter and
  * metric and lets only later ones through, so a stored series has each reading once.
  */
-import type { Clock } from '../http/clock';
+import type { Clock } from '../runtime/clock';
 import type { Reading } from '../readings';
 
 /** Newest reading instant (ms) per metric and meter; plain data so it can live in node context. */

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { TelegramFramer } from '../dsmr';
 import { ConnectionStateMachine, type ConnectionEvent, type ConnectionState } from './connection-state';
 import { ProblemReporter, safely, SourceError, type P1Source, type SourceListener, type SourceStateInfo } from './source';
-import { systemTimers, type Timers } from './timers';
+import { systemClock, type Clock } from '../runtime/clock';
 
 export interface FileSourceOptions {
   path: string;
@@ -17,7 +17,7 @@ export interface FileSourceOptions {
   maxTelegramBytes?: number;
   /** The recording holds Luxembourg 0xDB encrypted frames. */
   encrypted?: boolean;
-  timers?: Timers;
+  clock?: Clock;
   /** Wait before reading again when the file is missing or holds no telegram. Default 5 s. */
   reconnectMs?: number;
   readFile?: (path: string) => Promise<Buffer>;
@@ -40,7 +40,7 @@ export function frameRecording(bytes: Buffer, maxTelegramBytes?: number, encrypt
 
 export class FileSource implements P1Source {
   private readonly machine = new ConnectionStateMachine();
-  private readonly timers: Timers;
+  private readonly clock: Clock;
   private readonly problems: ProblemReporter;
   private telegrams: Buffer[] = [];
   private position = 0;
@@ -52,7 +52,7 @@ export class FileSource implements P1Source {
     private readonly options: FileSourceOptions,
     private readonly listener: SourceListener,
   ) {
-    this.timers = options.timers ?? systemTimers;
+    this.clock = options.clock ?? systemClock;
     this.problems = new ProblemReporter((error) => safely(() => listener.onProblem(error)));
     this.apply('start');
     void this.load();
@@ -64,7 +64,7 @@ export class FileSource implements P1Source {
 
   async close(): Promise<void> {
     this.stopping = true;
-    this.timers.clearTimeout(this.timer);
+    this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.apply('stop');
     this.apply('stopped');
@@ -120,7 +120,7 @@ export class FileSource implements P1Source {
     this.lastError = error;
     this.problems.problem(error);
     if (!this.apply('failed')) return;
-    this.timer = this.timers.setTimeout(() => {
+    this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
       if (this.apply('retry')) void this.load();
     }, this.options.reconnectMs ?? DEFAULT_RECONNECT_MS);
@@ -138,7 +138,7 @@ export class FileSource implements P1Source {
       this.position = 0;
     }
     safely(() => this.listener.onData(telegram));
-    this.timer = this.timers.setTimeout(() => {
+    this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
       this.emitNext();
     }, Math.max(1, this.options.intervalMs));

@@ -8,11 +8,10 @@ import { expandEnvReferences } from './env';
 import { FileSource } from './file-source';
 import { TcpSource, tcpEndpointFromConfig } from './tcp-source';
 import type { P1Source, SourceListener } from './source';
-import type { Timers } from './timers';
+import type { Clock } from '../runtime/clock';
 
 export * from './connection-state';
 export * from './source';
-export * from './timers';
 export * from './env';
 export * from './tcp-source';
 export * from './file-source';
@@ -44,7 +43,7 @@ export interface P1SourceConfig {
 
 export interface P1SourceDeps {
   pool: () => SerialPortPool;
-  timers?: Timers;
+  clock?: Clock;
   reconnectMs?: number;
   /** Looks up `${NAME}` in file paths (flow/global env, then process env). */
   env: (name: string) => string | undefined;
@@ -76,7 +75,7 @@ export function openP1Source(config: P1SourceConfig, deps: P1SourceDeps, listene
     }
     case 'tcp': {
       const endpoint = tcpEndpointFromConfig(config.host, config.port);
-      return new TcpSource({ ...endpoint, silenceMs, timers: deps.timers, reconnectMs: deps.reconnectMs }, listener);
+      return new TcpSource({ ...endpoint, silenceMs, clock: deps.clock, reconnectMs: deps.reconnectMs }, listener);
     }
     case 'file': {
       const raw = (config.filePath ?? '').trim();
@@ -84,7 +83,7 @@ export function openP1Source(config: P1SourceConfig, deps: P1SourceDeps, listene
       const intervalMs = seconds(config.interval, 10, 'The replay interval') * 1000;
       if (intervalMs <= 0) throw new Error('The replay interval must be more than 0 seconds.');
       return new FileSource(
-        { path: expandEnvReferences(raw, deps.env), intervalMs, maxTelegramBytes: config.maxTelegramBytes, encrypted: config.encrypted, timers: deps.timers, reconnectMs: deps.reconnectMs },
+        { path: expandEnvReferences(raw, deps.env), intervalMs, maxTelegramBytes: config.maxTelegramBytes, encrypted: config.encrypted, clock: deps.clock, reconnectMs: deps.reconnectMs },
         listener,
       );
     }

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { ConnectionStateMachine, type ConnectionEvent, type ConnectionState } from './connection-state';
 import { ProblemReporter, safely, SourceError, type P1Source, type SourceListener, type SourceStateInfo } from './source';
-import { systemTimers, type Timers } from './timers';
+import { systemClock, type Clock } from '../runtime/clock';
 
 /** The part of `net.Socket` the source uses. */
 export interface SocketLike {
@@ -22,7 +22,7 @@ export interface SocketLike {
 export interface TcpSourceOptions {
   host: string;
   port: number;
-  timers?: Timers;
+  clock?: Clock;
   /** First wait after a failure; doubles per failed attempt. Default 5 s. */
   reconnectMs?: number;
   /** Upper bound of the backoff. Default 60 s. */
@@ -60,7 +60,7 @@ function describeSocketError(error: unknown, where: string): SourceError {
 
 export class TcpSource implements P1Source {
   private readonly machine = new ConnectionStateMachine();
-  private readonly timers: Timers;
+  private readonly clock: Clock;
   private readonly problems: ProblemReporter;
   private readonly where: string;
   private socket: SocketLike | undefined;
@@ -78,7 +78,7 @@ export class TcpSource implements P1Source {
     private readonly options: TcpSourceOptions,
     private readonly listener: SourceListener,
   ) {
-    this.timers = options.timers ?? systemTimers;
+    this.clock = options.clock ?? systemClock;
     this.where = `${options.host}:${options.port}`;
     this.problems = new ProblemReporter((error) => safely(() => listener.onProblem(error)));
     this.apply('start');
@@ -140,19 +140,19 @@ export class TcpSource implements P1Source {
       return;
     }
     this.socket = socket;
-    this.connectTimer = this.timers.setTimeout(() => {
+    this.connectTimer = this.clock.setTimer(() => {
       if (socket === this.socket) this.down(new SourceError(`${this.where} did not accept a connection within ${Math.round((this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) / 1000)} s; retrying.`, 'timeout'), 'failed');
     }, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     socket.on('connect', () => {
       if (socket !== this.socket) return;
-      this.timers.clearTimeout(this.connectTimer);
-      this.lastDataAt = this.timers.now();
+      this.clock.clearTimer(this.connectTimer);
+      this.lastDataAt = this.clock.now();
       this.armSilenceWatchdog(this.silenceMs());
       this.apply('opened');
     });
     socket.on('data', (chunk: Buffer) => {
       if (socket !== this.socket) return;
-      this.lastDataAt = this.timers.now();
+      this.lastDataAt = this.clock.now();
       // A connection only counts as healthy once bytes flow; some dongles accept and drop at once.
       this.failures = 0;
       this.lastError = undefined;
@@ -173,10 +173,10 @@ export class TcpSource implements P1Source {
 
   private armSilenceWatchdog(delay: number): void {
     if (this.silenceMs() <= 0) return;
-    this.silenceTimer = this.timers.setTimeout(() => {
+    this.silenceTimer = this.clock.setTimer(() => {
       this.silenceTimer = undefined;
       if (this.stopping || this.state !== 'open') return;
-      const quiet = this.timers.now() - this.lastDataAt;
+      const quiet = this.clock.now() - this.lastDataAt;
       if (quiet < this.silenceMs()) {
         this.armSilenceWatchdog(this.silenceMs() - quiet);
         return;
@@ -201,16 +201,16 @@ export class TcpSource implements P1Source {
     this.nextDelay = Math.min(base * 2 ** this.failures, this.options.maxReconnectMs ?? DEFAULT_MAX_RECONNECT_MS);
     this.failures += 1;
     if (!this.apply(event)) return;
-    this.retryTimer = this.timers.setTimeout(() => {
+    this.retryTimer = this.clock.setTimer(() => {
       this.retryTimer = undefined;
       if (this.apply('retry')) this.connect();
     }, this.nextDelay);
   }
 
   private clearTimers(): void {
-    this.timers.clearTimeout(this.retryTimer);
-    this.timers.clearTimeout(this.connectTimer);
-    this.timers.clearTimeout(this.silenceTimer);
+    this.clock.clearTimer(this.retryTimer);
+    this.clock.clearTimer(this.connectTimer);
+    this.clock.clearTimer(this.silenceTimer);
     this.retryTimer = this.connectTimer = this.silenceTimer = undefined;
   }
 

@@ -10,7 +10,7 @@
  */
 import { ConnectionStateMachine, type ConnectionEvent, type ConnectionState } from '../p1-source/connection-state';
 import { ProblemReporter, safely, SourceError, type P1Source, type SourceListener, type SourceStateInfo } from '../p1-source/source';
-import { systemTimers, type Timers } from '../p1-source/timers';
+import { systemClock, type Clock } from '../runtime/clock';
 import { describeSerialError } from './errors';
 import { describeMode, describeSettings, sameMode, type SerialMode, type SerialSettings } from './settings';
 
@@ -42,7 +42,7 @@ export interface BaudDetector {
 
 export interface SerialPoolOptions {
   createPort: SerialPortFactory;
-  timers?: Timers;
+  clock?: Clock;
   /** Wait before reopening after a failure or unplug. Default 5 s. */
   reconnectMs?: number;
   /** How long an `auto` attempt may go without a valid telegram before the next speed is tried. Default 25 s (DSMR 4 sends every 10 s). */
@@ -121,7 +121,7 @@ class SerialConnection {
   readonly mode: SerialMode;
   private readonly machine = new ConnectionStateMachine();
   private readonly listeners = new Set<SourceListener>();
-  private readonly timers: Timers;
+  private readonly clock: Clock;
   private readonly problems: ProblemReporter;
   private readonly silenceMs: number;
   private readonly createDetector: (() => BaudDetector) | undefined;
@@ -151,7 +151,7 @@ class SerialConnection {
     this.path = request.path;
     this.mode = request.mode;
     this.silenceMs = Math.max(0, request.silenceMs ?? 0);
-    this.timers = options.timers ?? systemTimers;
+    this.clock = options.clock ?? systemClock;
     this.problems = new ProblemReporter((error) => this.each((listener) => listener.onProblem(error)));
     this.createDetector = request.createDetector ?? options.createDetector;
     if (this.mode.kind === 'auto' && !this.createDetector) throw new Error('auto mode needs a telegram detector');
@@ -267,23 +267,23 @@ class SerialConnection {
       this.failed(error);
       return;
     }
-    this.lastDataAt = this.timers.now();
+    this.lastDataAt = this.clock.now();
     if (this.mode.kind === 'auto' && !this.detected) {
       this.detector = this.createDetector!();
-      this.detectTimer = this.timers.setTimeout(() => this.tryNextSpeed(), this.options.detectWindowMs ?? DEFAULT_DETECT_WINDOW_MS);
+      this.detectTimer = this.clock.setTimer(() => this.tryNextSpeed(), this.options.detectWindowMs ?? DEFAULT_DETECT_WINDOW_MS);
     }
     this.armSilenceWatchdog(this.silenceMs);
     this.apply('opened');
   }
 
   private onData(chunk: Buffer): void {
-    this.lastDataAt = this.timers.now();
+    this.lastDataAt = this.clock.now();
     if (this.detector) {
       const fromTelegram = this.detector.push(chunk);
       if (!fromTelegram) return;
       this.detector = undefined;
       this.detected = true;
-      this.timers.clearTimeout(this.detectTimer);
+      this.clock.clearTimer(this.detectTimer);
       this.detectTimer = undefined;
       const info = this.info();
       this.each((listener) => listener.onState(this.state, info));
@@ -310,7 +310,7 @@ class SerialConnection {
     }
     const port = this.port;
     this.detector = undefined;
-    this.timers.clearTimeout(this.silenceTimer);
+    this.clock.clearTimer(this.silenceTimer);
     this.port = undefined;
     this.apply('reopen');
     void this.release(port).then(() => this.openPort());
@@ -318,10 +318,10 @@ class SerialConnection {
 
   private armSilenceWatchdog(delay: number): void {
     if (this.silenceMs <= 0) return;
-    this.silenceTimer = this.timers.setTimeout(() => {
+    this.silenceTimer = this.clock.setTimer(() => {
       this.silenceTimer = undefined;
       if (this.stopping || this.state !== 'open' || !this.port) return;
-      const quiet = this.timers.now() - this.lastDataAt;
+      const quiet = this.clock.now() - this.lastDataAt;
       if (quiet < this.silenceMs) {
         this.armSilenceWatchdog(this.silenceMs - quiet);
         return;
@@ -359,17 +359,17 @@ class SerialConnection {
   }
 
   private scheduleRetry(): void {
-    this.timers.clearTimeout(this.retryTimer);
-    this.retryTimer = this.timers.setTimeout(() => {
+    this.clock.clearTimer(this.retryTimer);
+    this.retryTimer = this.clock.setTimer(() => {
       this.retryTimer = undefined;
       if (this.apply('retry')) this.openPort();
     }, this.options.reconnectMs ?? DEFAULT_RECONNECT_MS);
   }
 
   private clearTimers(): void {
-    this.timers.clearTimeout(this.retryTimer);
-    this.timers.clearTimeout(this.silenceTimer);
-    this.timers.clearTimeout(this.detectTimer);
+    this.clock.clearTimer(this.retryTimer);
+    this.clock.clearTimer(this.silenceTimer);
+    this.clock.clearTimer(this.detectTimer);
     this.retryTimer = this.silenceTimer = this.detectTimer = undefined;
   }
 
@@ -387,9 +387,9 @@ class SerialConnection {
         resolve();
         return;
       }
-      const guard = this.timers.setTimeout(resolve, this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+      const guard = this.clock.setTimer(resolve, this.options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
       const finish = (): void => {
-        this.timers.clearTimeout(guard);
+        this.clock.clearTimer(guard);
         resolve();
       };
       try {

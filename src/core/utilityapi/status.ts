@@ -1,6 +1,6 @@
 import type { HttpRequester, RetryEvent } from '../http/client';
 import { cancelledError } from '../http/client';
-import type { Clock } from '../http/clock';
+import type { Clock } from '../runtime/clock';
 import { ServiceError } from '../http/errors';
 import { collect, paginate } from '../http/pagination';
 import { explainUtilityApiError, listUids } from './errors';

@@ -12,9 +12,9 @@ import { DsmrReaderError } from '../../../src/core/dsmr-reader/errors';
 import { classifyFailure, endpointUrl, sendPost } from '../../../src/core/dsmr-reader/api';
 import { DsmrReaderPost, preparePost } from '../../../src/core/dsmr-reader/prepare';
 import { deliveryStatus } from '../../../src/core/dsmr-reader/status';
-import { DsmrReaderFake } from '../../fakes/dsmr-reader';
-import { ManualClock, until } from '../../support/manual-clock';
-import { BELGIAN, DSMR5, numberedTelegram } from './telegrams';
+import { DsmrReaderFake } from '../../../testing/fakes/dsmr-reader';
+import { ManualClock, until } from '../../../testing/manual-clock';
+import { BELGIAN, DSMR5, numberedTelegram } from '../../../testing/dsmr-telegrams';
 
 const KEY = 'dsmr-api-key-7f3c9a1e5b2d4c6e8f0a';
 

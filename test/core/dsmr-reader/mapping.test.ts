@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseTelegram } from '../../../src/core/dsmr';
 import { toDsmrReaderReading, validateDsmrReaderReading, V2_REQUIRED_FIELDS } from '../../../src/core/dsmr-reader/mapping';
 import { preparePost } from '../../../src/core/dsmr-reader/prepare';
-import { BELGIAN, DSMR22, DSMR5, NORDIC } from './telegrams';
+import { BELGIAN, DSMR22, DSMR5, NORDIC } from '../../../testing/dsmr-telegrams';
 
 const code = (expected: string) => (error: unknown) => (error as { code?: string }).code === expected;
 

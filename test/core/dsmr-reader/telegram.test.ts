@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { normaliseTelegram, checkStorableV1 } from '../../../src/core/dsmr-reader/telegram';
 import { preparePost } from '../../../src/core/dsmr-reader/prepare';
-import { DsmrReaderFake, referenceCrc16 } from '../../fakes/dsmr-reader';
-import { BELGIAN, DSMR22, DSMR5, DSMR5_LINES, NORDIC, hex4, numberedTelegram, withCrc } from './telegrams';
+import { DsmrReaderFake, referenceCrc16 } from '../../../testing/fakes/dsmr-reader';
+import { BELGIAN, DSMR22, DSMR5, DSMR5_LINES, NORDIC, hex4, numberedTelegram, withCrc } from '../../../testing/dsmr-telegrams';
 
 /** The fake's verdict, i.e. what DSMR-reader (CRC checking on) would do with the text. */
 const fake = new DsmrReaderFake({ authKey: 'k', now: () => Date.UTC(2024, 2, 15, 12) });

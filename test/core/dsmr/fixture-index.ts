@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../support/paths';
+import { repoRoot } from '../../../testing/paths';
 
 
 export const fixtureDir = path.join(repoRoot, 'test', 'fixtures', 'dsmr');

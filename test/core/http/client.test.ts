@@ -1,18 +1,18 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeServer, delay } from '../../support/fake-server';
+import { FakeServer, delay } from '../../../testing/fake-server';
 import { ServiceHttpClient, HttpClientOptions } from '../../../src/core/http/client';
 import { bearerAuth, headerAuth } from '../../../src/core/http/auth';
-import { VirtualClock } from '../../../src/core/http/clock';
+import { ManualClock } from '../../../testing/manual-clock';
 import { ServiceError } from '../../../src/core/http/errors';
 import { paginate, collect, nextSkip } from '../../../src/core/http/pagination';
-import { parseRetryAfter, backoffDelay, DEFAULT_RETRY_POLICY } from '../../../src/core/http/retry';
+import { parseRetryAfter, backoffDelay, HTTP_RETRY_POLICY } from '../../../src/core/runtime/backoff';
 
 const TOKEN = 'tok_secret_5f1e2d3c4b5a69788796a5b4';
 
 describe('ServiceHttpClient against a local server', () => {
   let server: FakeServer;
-  let clock: VirtualClock;
+  let clock: ManualClock;
 
   function client(extra: Partial<HttpClientOptions> = {}): ServiceHttpClient {
     return new ServiceHttpClient({ service: 'metry', baseURL: `${server.url}/api/v2`, auth: bearerAuth(TOKEN), clock, random: () => 0.5, timeoutMs: 2000, maxConcurrent: 4, ...extra });
@@ -36,7 +36,7 @@ describe('ServiceHttpClient against a local server', () => {
   after(() => server.stop());
   beforeEach(() => {
     server.reset();
-    clock = new VirtualClock();
+    clock = ManualClock.autoAdvancing();
   });
 
   it('sends the token as a Bearer header and never in the URL', async () => {
@@ -206,9 +206,9 @@ describe('retry helpers', () => {
 
   it('backs off exponentially with jitter inside [half, full] of the step', () => {
     for (let retry = 1; retry <= 8; retry += 1) {
-      const step = Math.min(DEFAULT_RETRY_POLICY.maxDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs * 2 ** (retry - 1));
-      assert.equal(backoffDelay(retry, DEFAULT_RETRY_POLICY, () => 0), step / 2);
-      assert.equal(backoffDelay(retry, DEFAULT_RETRY_POLICY, () => 1), step);
+      const step = Math.min(HTTP_RETRY_POLICY.maxDelayMs, HTTP_RETRY_POLICY.baseDelayMs * 2 ** (retry - 1));
+      assert.equal(backoffDelay(retry, HTTP_RETRY_POLICY, () => 0), step / 2);
+      assert.equal(backoffDelay(retry, HTTP_RETRY_POLICY, () => 1), step);
     }
   });
 });

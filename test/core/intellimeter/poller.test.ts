@@ -1,9 +1,8 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeIntellimeter, FAKE_API_KEY } from '../../fakes/intellimeter';
-import { ManualClock } from '../../support/manual-clock';
+import { FakeIntellimeter, FAKE_API_KEY } from '../../../testing/fakes/intellimeter';
+import { ManualClock } from '../../../testing/manual-clock';
 import { ServiceHttpClient } from '../../../src/core/http/client';
-import { VirtualClock } from '../../../src/core/http/clock';
 import type { Reading } from '../../../src/core/readings';
 import { createIntellimeterSessionAuth } from '../../../src/core/intellimeter/session';
 import { IntellimeterApi } from '../../../src/core/intellimeter/api';
@@ -49,7 +48,7 @@ describe('Polling Intellimeter without duplicates', () => {
 
   before(async () => {
     fake = await new FakeIntellimeter().start();
-    client = new ServiceHttpClient({ service: 'intellimeter', baseURL: fake.url, auth: createIntellimeterSessionAuth({ apiKey: FAKE_API_KEY }), maxConcurrent: 1, requestsPerSecond: 0, clock: new VirtualClock(), timeoutMs: 3000 });
+    client = new ServiceHttpClient({ service: 'intellimeter', baseURL: fake.url, auth: createIntellimeterSessionAuth({ apiKey: FAKE_API_KEY }), maxConcurrent: 1, requestsPerSecond: 0, clock: ManualClock.autoAdvancing(), timeoutMs: 3000 });
   });
   after(async () => {
     for (const p of pollers) await p.stop();
@@ -82,15 +81,15 @@ describe('Polling Intellimeter without duplicates', () => {
   }
 
   async function tick(minutes: number): Promise<void> {
-    await clock.untilSleeping();
+    await clock.whenTimers();
     clock.advance(minutes * MINUTE);
-    await clock.untilSleeping();
+    await clock.whenTimers();
   }
 
   it('polls at once and then every 5 minutes, storing each overlapping reading once', async () => {
     fake.window = 3; // each answer repeats the two readings before the newest
     const { poller, emitted } = startPolling('data', 5, Date.UTC(2019, 9, 30, 17, 15));
-    await clock.untilSleeping();
+    await clock.whenTimers();
     assert.equal(emitted.length, 1);
     assert.equal(emitted[0].length, 6, 'first poll: 3 readings for each of 2 meters');
     await tick(2.5);
@@ -132,7 +131,7 @@ describe('Polling Intellimeter without duplicates', () => {
 
   it('reports a failed poll and keeps polling', async () => {
     const { poller, emitted, errors } = startPolling('data', 5, Date.UTC(2019, 9, 30, 17, 15));
-    await clock.untilSleeping();
+    await clock.whenTimers();
     fake.server.fail({ kind: 'status', status: 404 }, 1, /^\/data$/);
     await tick(5);
     assert.equal(errors.length, 1);
@@ -158,9 +157,9 @@ describe('Polling Intellimeter without duplicates', () => {
       },
     });
     poller.start();
-    await clock.untilSleeping();
+    await clock.whenTimers();
     clock.advance(5 * MINUTE);
-    await clock.untilSleeping();
+    await clock.whenTimers();
     await poller.stop();
     assert.equal(polls, 2);
     assert.equal(clock.pending, 0);

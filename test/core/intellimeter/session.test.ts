@@ -1,6 +1,6 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeIntellimeter, FAKE_API_KEY, FAKE_PASSWORD, FAKE_USERNAME } from '../../fakes/intellimeter';
+import { FakeIntellimeter, FAKE_API_KEY, FAKE_PASSWORD, FAKE_USERNAME } from '../../../testing/fakes/intellimeter';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { isServiceError } from '../../../src/core/http/errors';
 import { createAuth } from '../../../src/core/services';

@@ -1,9 +1,9 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeMetry, MAX_VALUES, METRY_TEST_TOKEN, fakeValue } from '../../fakes/metry';
+import { FakeMetry, MAX_VALUES, METRY_TEST_TOKEN, fakeValue } from '../../../testing/fakes/metry';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { bearerAuth } from '../../../src/core/http/auth';
-import { VirtualClock } from '../../../src/core/http/clock';
+import { ManualClock } from '../../../testing/manual-clock';
 import { collect } from '../../../src/core/http/pagination';
 import { isServiceError } from '../../../src/core/http/errors';
 import { listMeters } from '../../../src/core/metry/meters';
@@ -28,7 +28,7 @@ describe('consumption export against the fake Metry', () => {
     metry.clearMeters();
     cursors = new MemoryCursorStore();
     until = '2024-01-01T00:00:00+01:00';
-    client = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth(METRY_TEST_TOKEN), clock: new VirtualClock(), random: () => 0.5 });
+    client = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth(METRY_TEST_TOKEN), clock: ManualClock.autoAdvancing(), random: () => 0.5 });
   });
 
   async function run(meters: unknown, options: Partial<ExportOptions> & { now: number }) {

@@ -1,9 +1,9 @@
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeMetry, METRY_TEST_TOKEN } from '../../fakes/metry';
+import { FakeMetry, METRY_TEST_TOKEN } from '../../../testing/fakes/metry';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { bearerAuth } from '../../../src/core/http/auth';
-import { VirtualClock } from '../../../src/core/http/clock';
+import { ManualClock } from '../../../testing/manual-clock';
 import { collect } from '../../../src/core/http/pagination';
 import { isServiceError } from '../../../src/core/http/errors';
 import { buildMeterQuery, listMeters, listSubaccounts } from '../../../src/core/metry/meters';
@@ -21,7 +21,7 @@ describe('listing Metry meters and subaccounts against the fake Metry', () => {
     metry.server.reset();
     metry.clearMeters();
     metry.subaccounts.length = 0;
-    client = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth(METRY_TEST_TOKEN), clock: new VirtualClock(), random: () => 0.5 });
+    client = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth(METRY_TEST_TOKEN), clock: ManualClock.autoAdvancing(), random: () => 0.5 });
   });
 
   for (const n of [0, 1, 50, 51, 120]) {
@@ -93,7 +93,7 @@ describe('listing Metry meters and subaccounts against the fake Metry', () => {
 
   it('fails with a clear error on a wrong token', async () => {
     metry.addMeters(3);
-    const wrong = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth('not-the-token-123456'), clock: new VirtualClock() });
+    const wrong = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth('not-the-token-123456'), clock: ManualClock.autoAdvancing() });
     await assert.rejects(collect(listMeters(wrong)), (e: unknown) => isServiceError(e) && e.status === 401 && /Check the token/.test(e.message));
   });
 });

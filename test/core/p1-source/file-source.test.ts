@@ -6,11 +6,11 @@ import path from 'node:path';
 import { FileSource, frameRecording } from '../../../src/core/p1-source/file-source';
 import { expandEnvReferences } from '../../../src/core/p1-source/env';
 import { openP1Source } from '../../../src/core/p1-source';
-import { ManualTimers } from '../../../src/core/p1-source/timers';
+import { ManualClock } from '../../../testing/manual-clock';
 import type { ConnectionState } from '../../../src/core/p1-source/connection-state';
 import type { SourceListener, SourceStateInfo } from '../../../src/core/p1-source/source';
 import { SerialPortPool } from '../../../src/core/serial/pool';
-import { fixturePath, repoRoot } from '../../support/runtime';
+import { fixturePath, repoRoot } from '../../../testing/runtime';
 
 const DEMO = path.join(repoRoot, 'demo', 'data', 'p1-recorded.txt');
 
@@ -48,9 +48,9 @@ describe('recorded file source', () => {
   it('replays every telegram of the demo recording once per interval, then loops', async () => {
     const { telegrams } = frameRecording(fs.readFileSync(DEMO));
     assert.equal(telegrams.length, 5, 'the demo file holds five telegrams');
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
-    const source = new FileSource({ path: DEMO, intervalMs: 2000, timers }, listener);
+    const source = new FileSource({ path: DEMO, intervalMs: 2000, clock: timers }, listener);
     await until(() => listener.data.length === 1, 'the first telegram');
     assert.equal(listener.state, 'open');
     timers.advance(1999);
@@ -68,12 +68,12 @@ describe('recorded file source', () => {
 
   it('frames a recording that starts mid-telegram and warns about the bytes it skips', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p1-file-'));
-    const telegram = fs.readFileSync(fixturePath('p1', 'ndokter_v5-iskra-mt382.txt'));
+    const telegram = fs.readFileSync(fixturePath('dsmr', 'ndokter_v5-iskra-mt382.txt'));
     const file = path.join(dir, 'capture.txt');
     fs.writeFileSync(file, Buffer.concat([telegram.subarray(500), telegram, telegram]));
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
-    const source = new FileSource({ path: file, intervalMs: 1000, timers }, listener);
+    const source = new FileSource({ path: file, intervalMs: 1000, clock: timers }, listener);
     await until(() => listener.data.length === 1, 'the first telegram');
     assert.deepEqual(listener.data[0], telegram);
     assert.match(listener.warnings[0], /bytes of .* are not part of a complete telegram/);
@@ -83,9 +83,9 @@ describe('recorded file source', () => {
   it('reports a missing file once and keeps retrying until it appears', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'p1-file-'));
     const file = path.join(dir, 'later.txt');
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
-    const source = new FileSource({ path: file, intervalMs: 1000, timers, reconnectMs: 5000 }, listener);
+    const source = new FileSource({ path: file, intervalMs: 1000, clock: timers, reconnectMs: 5000 }, listener);
     await until(() => listener.state === 'waiting-to-retry', 'the failure');
     timers.advance(5000);
     await until(() => listener.states.filter((s) => s.state === 'waiting-to-retry').length === 2, 'the second failure');
@@ -101,11 +101,11 @@ describe('recorded file source', () => {
     assert.equal(expandEnvReferences('${DIR}/data/p1.txt', (name) => (name === 'DIR' ? '/srv/demo' : undefined)), '/srv/demo/data/p1.txt');
     assert.throws(() => expandEnvReferences('${NOPE}/p1.txt', () => undefined), /Environment variable NOPE used in "\$\{NOPE\}\/p1.txt" is not set/);
 
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
     const source = openP1Source(
       { source: 'file', filePath: '${P1_TEST_DEMO_DIR}/data/p1-recorded.txt', interval: '2' },
-      { pool: () => new SerialPortPool({ createPort: () => assert.fail('no serial port for a file source') }), timers, env: (name) => (name === 'P1_TEST_DEMO_DIR' ? path.join(repoRoot, 'demo') : undefined) },
+      { pool: () => new SerialPortPool({ createPort: () => assert.fail('no serial port for a file source') }), clock: timers, env: (name) => (name === 'P1_TEST_DEMO_DIR' ? path.join(repoRoot, 'demo') : undefined) },
       listener,
     );
     await until(() => listener.data.length === 1, 'the first telegram');

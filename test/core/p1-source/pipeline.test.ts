@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import { TelegramPipeline, formatPower, type PipelineOutcome } from '../../../src/core/p1-source/pipeline';
 import { statusView } from '../../../src/core/p1-source/status';
 import { nextState, ConnectionStateMachine, type ConnectionState, type ConnectionEvent } from '../../../src/core/p1-source/connection-state';
-import { ManualTimers } from '../../../src/core/p1-source/timers';
+import { ManualClock } from '../../../testing/manual-clock';
 import { SourceError } from '../../../src/core/p1-source/source';
-import { fixturePath } from '../../support/runtime';
+import { fixturePath } from '../../../testing/runtime';
 
-const read = (name: string): Buffer => fs.readFileSync(fixturePath('p1', name));
+const read = (name: string): Buffer => fs.readFileSync(fixturePath('dsmr', name));
 const DSMR5 = read('ndokter_v5-iskra-mt382.txt');
 const DSMR42 = read('ndokter_v4.2-kaifa-power-failure-log.txt');
 const BELGIAN = read('ndokter_be-emucs-1.7.1-fluvius-peak-gas-water.txt');
@@ -69,7 +69,7 @@ describe('telegram pipeline', () => {
   });
 
   it('rate-limits to one telegram per window, counting the rest as skipped, not as errors', () => {
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const pipeline = new TelegramPipeline({ rateLimitMs: 10000, now: () => timers.now() });
     const types: string[] = [];
     for (let second = 0; second < 25; second += 1) {

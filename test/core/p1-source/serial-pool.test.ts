@@ -7,14 +7,14 @@ import { SerialPortPool, type SerialOpenOptions } from '../../../src/core/serial
 import { AUTO_CANDIDATES, SERIAL_PRESETS, serialModeFromConfig, describeSettings } from '../../../src/core/serial/settings';
 import { describeSerialError } from '../../../src/core/serial/errors';
 import { listSerialPorts } from '../../../src/core/serial/list';
-import { ManualTimers } from '../../../src/core/p1-source/timers';
+import { ManualClock } from '../../../testing/manual-clock';
 import { createTelegramDetector } from '../../../src/core/p1-source/detector';
 import type { ConnectionState } from '../../../src/core/p1-source/connection-state';
 import type { SourceListener, SourceStateInfo } from '../../../src/core/p1-source/source';
-import { fixturePath } from '../../support/runtime';
+import { fixturePath } from '../../../testing/runtime';
 
-const DSMR5 = fs.readFileSync(fixturePath('p1', 'ndokter_v5-iskra-mt382.txt'));
-const DSMR22 = fs.readFileSync(fixturePath('p1', 'ndokter_v2.2-iskra-mt382.txt'));
+const DSMR5 = fs.readFileSync(fixturePath('dsmr', 'ndokter_v5-iskra-mt382.txt'));
+const DSMR22 = fs.readFileSync(fixturePath('dsmr', 'ndokter_v2.2-iskra-mt382.txt'));
 
 /** Lets the mock binding's nextTick/promise work run. */
 async function settle(rounds = 20): Promise<void> {
@@ -47,10 +47,10 @@ class Recorder implements SourceListener {
 }
 
 function setup(extra: { silenceMs?: number } = {}) {
-  const timers = new ManualTimers();
+  const timers = new ManualClock();
   const created: Array<{ options: SerialOpenOptions; port: SerialPortMock }> = [];
   const pool = new SerialPortPool({
-    timers,
+    clock: timers,
     reconnectMs: 5000,
     detectWindowMs: 25000,
     createPort: (options) => {
@@ -62,7 +62,7 @@ function setup(extra: { silenceMs?: number } = {}) {
   });
   const open = (path: string, listener: SourceListener, mode = serialModeFromConfig({ preset: 'dsmr4-5' })) =>
     pool.subscribe({ path, mode, silenceMs: extra.silenceMs ?? 0 }, listener);
-  return { timers, created, pool, open };
+  return { clock: timers, created, pool, open };
 }
 
 /** The binding behind the newest port object for a path (what the OS would feed). */
@@ -133,7 +133,7 @@ describe('serial port pool', () => {
   });
 
   it('reopens after an unplug once the device is back, and reports each distinct error once', async () => {
-    const { created, timers, open } = setup();
+    const { created, clock: timers, open } = setup();
     const listener = new Recorder();
     const sub = open('/dev/ttyP1', listener);
     await settle();
@@ -171,7 +171,7 @@ describe('serial port pool', () => {
   });
 
   it('treats "port is locked" as retryable and opens once the other handle lets go', async () => {
-    const { created, timers, open } = setup();
+    const { created, clock: timers, open } = setup();
     const holder = new SerialPortMock({ path: '/dev/ttyP1', baudRate: 115200, autoOpen: false });
     await new Promise<void>((resolve, reject) => holder.open((err) => (err ? reject(err) : resolve())));
     const listener = new Recorder();
@@ -190,7 +190,7 @@ describe('serial port pool', () => {
   });
 
   it('a deploy closes the port without treating it as an unplug, even with a retry pending', async () => {
-    const { created, timers, open } = setup();
+    const { created, clock: timers, open } = setup();
     MockBinding.reset();
     const listener = new Recorder();
     const sub = open('/dev/ttyP1', listener);
@@ -232,7 +232,7 @@ describe('serial port pool', () => {
   });
 
   it('treats a silent open port as a fault and reopens it', async () => {
-    const { created, timers, open } = setup({ silenceMs: 30000 });
+    const { created, clock: timers, open } = setup({ silenceMs: 30000 });
     const listener = new Recorder();
     const sub = open('/dev/ttyP1', listener);
     await settle();
@@ -254,7 +254,7 @@ describe('serial port pool', () => {
   });
 
   it('auto mode falls back from 115200 8N1 to 9600 7E1 when no valid telegram arrives, then locks in', async () => {
-    const { created, timers, open } = setup();
+    const { created, clock: timers, open } = setup();
     const listener = new Recorder();
     const sub = open('/dev/ttyP1', listener, serialModeFromConfig({ preset: 'auto' }));
     await settle();
@@ -287,7 +287,7 @@ describe('serial port pool', () => {
   });
 
   it('auto mode keeps 115200 8N1 when the first telegram verifies there', async () => {
-    const { created, timers, open } = setup();
+    const { created, clock: timers, open } = setup();
     const listener = new Recorder();
     const sub = open('/dev/ttyP1', listener, { kind: 'auto', candidates: AUTO_CANDIDATES });
     await settle();

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import fs from 'node:fs';
 import { TcpSource, tcpEndpointFromConfig } from '../../../src/core/p1-source/tcp-source';
-import { ManualTimers } from '../../../src/core/p1-source/timers';
+import { ManualClock } from '../../../testing/manual-clock';
 import type { ConnectionState } from '../../../src/core/p1-source/connection-state';
 import type { SourceListener, SourceStateInfo } from '../../../src/core/p1-source/source';
-import { fixturePath } from '../../support/runtime';
+import { fixturePath } from '../../../testing/runtime';
 
-const DSMR5 = fs.readFileSync(fixturePath('p1', 'ndokter_v5-iskra-mt382.txt'));
+const DSMR5 = fs.readFileSync(fixturePath('dsmr', 'ndokter_v5-iskra-mt382.txt'));
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 400; i += 1) {
@@ -84,9 +84,9 @@ describe('TCP source (network P1 dongle, ser2net)', () => {
       socket.write(DSMR5.subarray(0, 333));
       socket.end(DSMR5.subarray(333));
     };
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
-    source = new TcpSource({ host: '127.0.0.1', port, timers, reconnectMs: 1000 }, listener);
+    source = new TcpSource({ host: '127.0.0.1', port, clock: timers, reconnectMs: 1000 }, listener);
     await until(() => listener.state === 'waiting-to-retry', 'the drop');
     assert.deepEqual(listener.bytes, DSMR5);
     assert.equal(listener.problems[0].message, `127.0.0.1:${port} closed the connection; reconnecting.`);
@@ -103,9 +103,9 @@ describe('TCP source (network P1 dongle, ser2net)', () => {
     const port = await dongle.start();
     await dongle.stop();
     dongle = undefined;
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
-    source = new TcpSource({ host: '127.0.0.1', port, timers, reconnectMs: 1000, maxReconnectMs: 5000 }, listener);
+    source = new TcpSource({ host: '127.0.0.1', port, clock: timers, reconnectMs: 1000, maxReconnectMs: 5000 }, listener);
     const delays: number[] = [];
     for (let attempt = 0; attempt < 5; attempt += 1) {
       await until(() => listener.state === 'waiting-to-retry', 'a refused connection');
@@ -122,9 +122,9 @@ describe('TCP source (network P1 dongle, ser2net)', () => {
   it('treats a connection that stays silent as a fault and reconnects', async () => {
     dongle = new Dongle();
     const port = await dongle.start();
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
-    source = new TcpSource({ host: '127.0.0.1', port, timers, reconnectMs: 1000, silenceMs: 30000 }, listener);
+    source = new TcpSource({ host: '127.0.0.1', port, clock: timers, reconnectMs: 1000, silenceMs: 30000 }, listener);
     await until(() => listener.state === 'open', 'the connection');
     timers.advance(30000);
     assert.equal(listener.state, 'waiting-to-retry');
@@ -137,9 +137,9 @@ describe('TCP source (network P1 dongle, ser2net)', () => {
   it('close() releases the socket and every timer before it resolves', async () => {
     dongle = new Dongle();
     const port = await dongle.start();
-    const timers = new ManualTimers();
+    const timers = new ManualClock();
     const listener = new Recorder();
-    source = new TcpSource({ host: '127.0.0.1', port, timers }, listener);
+    source = new TcpSource({ host: '127.0.0.1', port, clock: timers }, listener);
     await until(() => listener.state === 'open' && dongle!.connections === 1, 'the connection');
     await source.close();
     assert.equal(timers.pending, 0);

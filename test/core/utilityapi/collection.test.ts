@@ -2,16 +2,16 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { ServiceHttpClient, HttpClientOptions } from '../../../src/core/http/client';
 import { bearerAuth } from '../../../src/core/http/auth';
-import { VirtualClock } from '../../../src/core/http/clock';
+import { ManualClock } from '../../../testing/manual-clock';
 import { isServiceError, ServiceError } from '../../../src/core/http/errors';
 import { CollectionError, triggerHistoricalCollection } from '../../../src/core/utilityapi/collection';
-import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN } from '../../fakes/utilityapi';
+import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN } from '../../../testing/fakes/utilityapi';
 
 const COLLECT = '/api/v2/meters/historical-collection';
 
 describe('UtilityAPI historical collection against the local fake', () => {
   let api: FakeUtilityApi;
-  let clock: VirtualClock;
+  let clock: ManualClock;
 
   function client(extra: Partial<HttpClientOptions> = {}): ServiceHttpClient {
     return new ServiceHttpClient({ service: 'utilityapi', baseURL: api.baseUrl, auth: bearerAuth(UTILITYAPI_TEST_TOKEN), clock, random: () => 0.5, timeoutMs: 2000, ...extra });
@@ -33,7 +33,7 @@ describe('UtilityAPI historical collection against the local fake', () => {
   after(() => api.stop());
   beforeEach(() => {
     api.reset();
-    clock = new VirtualClock();
+    clock = ManualClock.autoAdvancing();
   });
 
   it('POSTs the meters and duration as JSON with the Bearer token and reports triggered meters', async () => {

@@ -2,11 +2,11 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { bearerAuth } from '../../../src/core/http/auth';
-import { VirtualClock } from '../../../src/core/http/clock';
+import { ManualClock } from '../../../testing/manual-clock';
 import { validateReading } from '../../../src/core/readings';
 import { fetchIntervalBlocks, fetchMeterReadings, granularityOf, intervalBlockToReadings } from '../../../src/core/utilityapi/intervals';
 import { collect } from '../../../src/core/http/pagination';
-import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../fakes/utilityapi';
+import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../../testing/fakes/utilityapi';
 
 describe('UtilityAPI intervals', () => {
   let api: FakeUtilityApi;
@@ -18,7 +18,7 @@ describe('UtilityAPI intervals', () => {
   after(() => api.stop());
   beforeEach(() => {
     api.reset();
-    client = new ServiceHttpClient({ service: 'utilityapi', baseURL: api.baseUrl, auth: bearerAuth(UTILITYAPI_TEST_TOKEN), clock: new VirtualClock(), random: () => 0.5 });
+    client = new ServiceHttpClient({ service: 'utilityapi', baseURL: api.baseUrl, auth: bearerAuth(UTILITYAPI_TEST_TOKEN), clock: ManualClock.autoAdvancing(), random: () => 0.5 });
   });
 
   it('follows next until null and returns every block of the meter, oldest first', async () => {

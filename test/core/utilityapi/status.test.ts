@@ -2,15 +2,15 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { bearerAuth } from '../../../src/core/http/auth';
-import { VirtualClock } from '../../../src/core/http/clock';
+import { ManualClock } from '../../../testing/manual-clock';
 import { isServiceError } from '../../../src/core/http/errors';
 import { triggerHistoricalCollection } from '../../../src/core/utilityapi/collection';
 import { MeterOutcome, explainNotes, fetchMeters, waitForCollection } from '../../../src/core/utilityapi/status';
-import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN } from '../../fakes/utilityapi';
+import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN } from '../../../testing/fakes/utilityapi';
 
 describe('UtilityAPI wait until collected', () => {
   let api: FakeUtilityApi;
-  let clock: VirtualClock;
+  let clock: ManualClock;
   let client: ServiceHttpClient;
 
   before(async () => {
@@ -19,7 +19,7 @@ describe('UtilityAPI wait until collected', () => {
   after(() => api.stop());
   beforeEach(() => {
     api.reset();
-    clock = new VirtualClock();
+    clock = ManualClock.autoAdvancing();
     client = new ServiceHttpClient({ service: 'utilityapi', baseURL: api.baseUrl, auth: bearerAuth(UTILITYAPI_TEST_TOKEN), clock, random: () => 0.5 });
   });
 

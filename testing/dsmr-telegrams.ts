@@ -3,7 +3,7 @@
  * docs/service-contracts.md §5.9. `withCrc` joins lines with CR LF and appends the CRC computed by
  * the fake server's independent reference implementation.
  */
-import { referenceCrc16 } from '../../fakes/dsmr-reader';
+import { referenceCrc16 } from './fakes/dsmr-reader';
 
 export function hex4(crc: number): string {
   return crc.toString(16).toUpperCase().padStart(4, '0');

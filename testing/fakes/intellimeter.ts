@@ -7,7 +7,7 @@
  * advancing with the site clock; /file with start/end/type/meter; /point by name or id.
  */
 import { randomBytes } from 'node:crypto';
-import { FakeServer, FakeResponse, RecordedRequest } from '../support/fake-server';
+import { FakeServer, FakeResponse, RecordedRequest } from '../fake-server';
 
 export const FAKE_API_KEY = 'f27a4f7186-d4a6635fe7-992d888955-284e0b037c';
 export const FAKE_USERNAME = 'site-reader';

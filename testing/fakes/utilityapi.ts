@@ -5,7 +5,7 @@
  * `pending` for a number of status reads, and /intervals pages linked by absolute `next` URLs.
  * Rate limits and server errors come from FakeServer's switchable failures.
  */
-import { FakeServer, RecordedRequest, FakeResponse } from '../support/fake-server';
+import { FakeServer, RecordedRequest, FakeResponse } from '../fake-server';
 import { toIsoWithOffset } from '../../src/core/readings';
 import type { IntervalBlock, IntervalReading, Meter, MeterNote } from '../../src/core/utilityapi/types';
 

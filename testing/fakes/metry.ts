@@ -11,7 +11,7 @@
  * arithmetic here is deliberately written differently from the package's (a scan over UTC
  * instants), so the two check each other.
  */
-import { FakeServer, FakeResponse, RecordedRequest } from '../support/fake-server';
+import { FakeServer, FakeResponse, RecordedRequest } from '../fake-server';
 
 export const METRY_TEST_TOKEN = 'metry-token-7d1c9a2b3e4f5a6b7c8d';
 export const PAGE_SIZE = 50;

@@ -15,7 +15,7 @@
  * same port. The CRC check is written independently of the package's DSMR core on purpose.
  */
 import net from 'node:net';
-import { FakeServer, FakeResponse, RecordedRequest } from '../support/fake-server';
+import { FakeServer, FakeResponse, RecordedRequest } from '../fake-server';
 
 export interface DsmrReaderFakeOptions {
   authKey: string;
