@@ -14,7 +14,7 @@ import {
   type SourceStateInfo,
 } from './core/p1-source';
 import type { ParseOptions } from './core/dsmr';
-import { errorCode, onClose, reportError, status } from './lib/node-kit';
+import { errorCode, onClose, reportError, status } from './node-red/node-kit';
 
 interface DsmrP1InDef extends NodeDef {
   source: string;

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import type { ClientScope } from './core/http/client';
+import type { ClientLease } from './core/http/client';
 import { toIsoWithOffset } from './core/readings';
 import {
   DeliveryState,
@@ -17,8 +17,8 @@ import {
   queueFilePath,
   sendPost,
 } from './core/dsmr-reader';
-import { getServiceConfig } from './lib/energy-service-types';
-import { clockFrom, onClose, onInput, reportError, status } from './lib/node-kit';
+import { getServiceConfig } from './node-red/energy-service-types';
+import { clockFrom, onClose, onInput, reportError, status } from './node-red/node-kit';
 
 interface DsmrReaderOutDef extends NodeDef {
   server: string;
@@ -70,7 +70,7 @@ export = function register(RED: NodeAPI): void {
       node.warn(`Node-RED has no user directory setting, so the queue is kept in ${dir}, which the system may clear. Set userDir or dsmrReaderOutQueueDir in settings.js.`);
     }
 
-    let scope: ClientScope | undefined;
+    let scope: ClientLease | undefined;
     let baseUrl = '';
     let worker: DeliveryWorker<DsmrReaderPost> | undefined;
     let shown = { fill: '', text: '', at: -Infinity };
@@ -103,7 +103,7 @@ export = function register(RED: NodeAPI): void {
         send: (item, signal) => {
           if (!scope) {
             const server = getServiceConfig(RED, config.server, 'dsmr-reader');
-            scope = server.openScope();
+            scope = server.leaseClient();
             baseUrl = server.baseUrl;
           }
           return sendPost(scope, baseUrl, item.data, signal);

@@ -1,9 +1,9 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { ClientScope, ServiceHttpClient, TlsOptions, ProxyOptions } from './core/http/client';
-import type { EnergyServiceDef, EnergyServiceNode } from './lib/energy-service-types';
+import { ClientLease, ServiceHttpClient, TlsOptions, ProxyOptions } from './core/http/client';
+import type { EnergyServiceDef, EnergyServiceNode } from './node-red/energy-service-types';
 import { ServiceError } from './core/http/errors';
 import { SERVICE_DEFAULTS, createAuth, isServiceName } from './core/services';
-import { clockFrom, onClose } from './lib/node-kit';
+import { clockFrom, onClose } from './node-red/node-kit';
 
 interface TlsConfigNode extends Node {
   addTLSOptions(options: Record<string, unknown>): void;
@@ -68,7 +68,7 @@ export = function register(RED: NodeAPI): void {
       return client;
     };
 
-    node.openScope = (): ClientScope => node.getClient().scope();
+    node.leaseClient = (): ClientLease => node.getClient().lease();
 
     onClose(node, async () => {
       const closing = client;

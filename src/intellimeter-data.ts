@@ -1,11 +1,11 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import type { ClientScope } from './core/http/client';
+import type { ClientLease } from './core/http/client';
 import { IntellimeterApi } from './core/intellimeter/api';
 import { DataSettings, IntellimeterDataConfig, OperationResult, parseSettings, runOperation } from './core/intellimeter/operation';
 import { NewReadingsFilter, Poller } from './core/intellimeter/poller';
 import { intellimeterSessionOf } from './core/intellimeter/session';
-import { getServiceConfig } from './lib/energy-service-types';
-import { clockFrom, errorCode, evaluateProperty, onClose, onInput, reportError, status, toError } from './lib/node-kit';
+import { getServiceConfig } from './node-red/energy-service-types';
+import { clockFrom, errorCode, evaluateProperty, onClose, onInput, reportError, status, toError } from './node-red/node-kit';
 
 interface IntellimeterDataDef extends NodeDef, IntellimeterDataConfig {
   server: string;
@@ -19,13 +19,13 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const clock = clockFrom(RED);
     let settings: DataSettings | undefined;
-    let scope: ClientScope | undefined;
+    let scope: ClientLease | undefined;
     let api: IntellimeterApi | undefined;
     let releaseSession: (() => Promise<void>) | undefined;
     let setupError: Error | undefined;
     try {
       settings = parseSettings(def);
-      scope = getServiceConfig(RED, def.server, 'intellimeter').openScope();
+      scope = getServiceConfig(RED, def.server, 'intellimeter').leaseClient();
       api = new IntellimeterApi(scope);
       // The session belongs to the config node; this node holds it so the last user to close logs out.
       releaseSession = intellimeterSessionOf(scope.client.auth)?.retain(scope.client);

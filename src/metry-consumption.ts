@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import Mustache from 'mustache';
-import type { ClientScope } from './core/http/client';
+import type { ClientLease } from './core/http/client';
 import { ServiceError } from './core/http/errors';
 import { MessageBatcher } from './core/metry/batcher';
 import { forceRequest, metersFromMessage } from './core/metry/input';
@@ -8,9 +8,9 @@ import { ConsumptionExport, ExportEvent, ReadingsEvent } from './core/metry/expo
 import { GranularityChoice, toConsumptionMeters } from './core/metry/plan';
 import { parseMetrics } from './core/metry/types';
 import type { Reading } from './core/readings';
-import { contextCursorStore } from './lib/context-cursor-store';
-import { getServiceConfig } from './lib/energy-service-types';
-import { Send, clockFrom, evaluateProperty, onClose, onInput, status } from './lib/node-kit';
+import { contextCursorStore } from './node-red/context-cursor-store';
+import { getServiceConfig } from './node-red/energy-service-types';
+import { Send, clockFrom, evaluateProperty, onClose, onInput, status } from './node-red/node-kit';
 
 interface MetryConsumptionDef extends NodeDef {
   server: string;
@@ -36,7 +36,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const cursors = contextCursorStore(node, def.cursorScope === 'flow' ? 'flow' : 'node', def.cursorStore);
     const clock = clockFrom(RED);
-    let scope: ClientScope | undefined;
+    let scope: ClientLease | undefined;
     const progress = { sequence: undefined as string | undefined, done: 0, total: undefined as number | undefined };
     const batcher = new MessageBatcher<Origin>({ maxSize: 100, idleMs: 200, run: (origins) => exportFor(origins, (origins[0].msg.parts as { id: string }).id) });
 
@@ -60,7 +60,7 @@ export = function register(RED: NodeAPI): void {
 
     /** Exports the meters of one message, or of a batch of one-meter messages of a sequence. */
     async function exportFor(origins: Origin[], sequence?: string): Promise<void> {
-      scope ??= getServiceConfig(RED, def.server, 'metry').openScope();
+      scope ??= getServiceConfig(RED, def.server, 'metry').leaseClient();
       const first = origins[0].msg;
       if (sequence === undefined || sequence !== progress.sequence) Object.assign(progress, { sequence, done: 0, total: undefined });
       const owner = new Map<string, Origin>();

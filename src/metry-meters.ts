@@ -1,14 +1,14 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
-import type { ClientScope } from './core/http/client';
+import type { ClientLease } from './core/http/client';
 import { isServiceError } from './core/http/errors';
-import { MappingRow, createMapper, summariseMeter } from './core/metry/mapping';
+import { MappingRow, createMapper, summariseMeter } from './core/metry/meter-mapping';
 import { MeterFilters, listMeters, listSubaccounts } from './core/metry/meters';
 import { loadMeterTable } from './core/metry/dialog';
 import { withLast } from './core/metry/stream';
 import type { MetryMeter } from './core/metry/types';
-import { getServiceConfig } from './lib/energy-service-types';
-import { evaluateProperty, onClose, onInput, status } from './lib/node-kit';
+import { getServiceConfig } from './node-red/energy-service-types';
+import { evaluateProperty, onClose, onInput, status } from './node-red/node-kit';
 
 interface MetryMetersDef extends NodeDef {
   server: string;
@@ -37,7 +37,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const rows = Array.isArray(def.mappings) ? def.mappings : [];
     const mapping = rows.length > 0 || def.useTags ? createMapper({ table: rows, useTags: !!def.useTags, tagPrefix: def.tagPrefix }) : undefined;
-    let scope: ClientScope | undefined;
+    let scope: ClientLease | undefined;
 
     async function filtersFor(msg: NodeMessageInFlow): Promise<MeterFilters> {
       const filters: MeterFilters = { box: def.box === 'any' ? '' : def.box || 'active' };
@@ -51,7 +51,7 @@ export = function register(RED: NodeAPI): void {
     }
 
     onInput(node, async (msg, send) => {
-      scope ??= getServiceConfig(RED, def.server, 'metry').openScope();
+      scope ??= getServiceConfig(RED, def.server, 'metry').leaseClient();
       const onPage = (received: number, count: number | undefined): void => node.status(status.progress(received, count ?? received, def.mode === 'subaccounts' ? 'subaccounts' : 'meters'));
       node.status(status.working());
       const unmapped: Record<string, unknown>[] = [];
@@ -102,7 +102,7 @@ export = function register(RED: NodeAPI): void {
   // The Map meters dialog asks the deployed config node to list meters with its stored token;
   // the browser only ever receives meter metadata.
   RED.httpAdmin.post('/metry-meters/:configId/meters', RED.auth.needsPermission('metry-meters.read'), (req: Request, res: Response) => {
-    let scope: ClientScope | undefined;
+    let scope: ClientLease | undefined;
     res.on('close', () => scope?.close());
     void (async () => {
       try {
@@ -111,7 +111,7 @@ export = function register(RED: NodeAPI): void {
           res.status(404).json({ code: 'NOT_DEPLOYED', error: 'This config node is not deployed yet. Deploy first, then load the meters.' });
           return;
         }
-        scope = getServiceConfig(RED, configId, 'metry').getClient().scope();
+        scope = getServiceConfig(RED, configId, 'metry').getClient().lease();
         const body = (req.body ?? {}) as { own?: unknown; filters?: MeterFilters };
         const table = await loadMeterTable(scope, { own: typeof body.own === 'string' ? body.own : '', filters: body.filters });
         res.json(table);

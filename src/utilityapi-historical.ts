@@ -1,11 +1,11 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { ClientScope, RetryEvent } from './core/http/client';
+import type { ClientLease, RetryEvent } from './core/http/client';
 import { triggerHistoricalCollection } from './core/utilityapi/collection';
 import { fetchMeterReadings } from './core/utilityapi/intervals';
 import { parseBatchSize, parseCollectionDuration, parseMeterUids } from './core/utilityapi/request';
-import { waitForCollection } from './core/utilityapi/status';
-import { getServiceConfig } from './lib/energy-service-types';
-import { evaluateProperty, onClose, onInput, status } from './lib/node-kit';
+import { waitForCollection } from './core/utilityapi/collection-poller';
+import { getServiceConfig } from './node-red/energy-service-types';
+import { evaluateProperty, onClose, onInput, status } from './node-red/node-kit';
 
 interface UtilityApiHistoricalDef extends NodeDef {
   server: string;
@@ -45,7 +45,7 @@ export = function register(RED: NodeAPI): void {
     const batchSize = parseBatchSize(def.batchSize);
     const intervalMs = positive(def.pollInterval, 60) * 1000;
     const timeoutMs = positive(def.waitTimeout, 60) * 60_000;
-    let scope: ClientScope | undefined;
+    let scope: ClientLease | undefined;
 
     const onRetry = (event: RetryEvent): void => {
       const seconds = Math.ceil(event.delayMs / 1000);
@@ -58,7 +58,7 @@ export = function register(RED: NodeAPI): void {
       const rawDuration = durationValue === '' && (durationType === 'num' || durationType === 'str') ? undefined : await evaluateProperty(RED, durationValue, durationType, node, msg);
       const collectionDuration = parseCollectionDuration(rawDuration, durationType === 'num' ? 'the collection duration' : `the collection duration in ${sourceName(durationType, durationValue, 'the node')}`);
 
-      scope ??= getServiceConfig(RED, def.server, 'utilityapi').openScope();
+      scope ??= getServiceConfig(RED, def.server, 'utilityapi').leaseClient();
       const active = scope;
       const template = RED.util.cloneMessage(msg);
       node.status(status.working('triggering'));

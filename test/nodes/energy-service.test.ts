@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { helper, nodeModule } from '../../testing/runtime';
 import { FakeServer, delay } from '../../testing/fake-server';
-import { getServiceConfig } from '../../src/lib/energy-service-types';
-import { onInput, onClose } from '../../src/lib/node-kit';
+import { getServiceConfig } from '../../src/node-red/energy-service-types';
+import { onInput, onClose } from '../../src/node-red/node-kit';
 
 const TOKEN = 'metry-token-0f9e8d7c6b5a4f3e2d1c';
 const ENV_TOKEN = 'env-token-a1b2c3d4e5f6a7b8c9d0';
@@ -17,9 +17,9 @@ function probeNode(RED: NodeAPI): void {
   function Probe(this: Node, def: NodeDef & { service: string }): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let scope: ReturnType<ReturnType<typeof getServiceConfig>['openScope']> | undefined;
+    let scope: ReturnType<ReturnType<typeof getServiceConfig>['leaseClient']> | undefined;
     onInput(node, async (msg, send) => {
-      scope ??= getServiceConfig(RED, def.service, 'metry').openScope();
+      scope ??= getServiceConfig(RED, def.service, 'metry').leaseClient();
       const response = await scope.request({ path: String(msg.payload), what: 'probing' });
       send({ ...msg, payload: response.data });
     });

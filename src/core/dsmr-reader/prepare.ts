@@ -5,7 +5,7 @@
 import { parseTelegram, isDsmrError } from '../dsmr';
 import type { ParsedTelegram } from '../dsmr';
 import { DsmrReaderError } from './errors';
-import { DsmrReaderReading, toDsmrReaderReading, validateDsmrReaderReading } from './mapping';
+import { DsmrReaderReading, toDsmrReaderReading, validateDsmrReaderReading } from './v2-reading';
 import { checkStorableV1, normaliseTelegram } from './telegram';
 
 export type ApiVersion = 'v1' | 'v2';

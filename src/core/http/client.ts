@@ -180,9 +180,9 @@ export class ServiceHttpClient implements HttpRequester {
     });
   }
 
-  /** A view of this client whose in-flight requests are all aborted by `close()`: one per node. */
-  scope(): ClientScope {
-    return new ClientScope(this);
+  /** A per-node lease on this shared client: `close()` aborts the lease's requests in flight, not the client. */
+  lease(): ClientLease {
+    return new ClientLease(this);
   }
 
   get signal(): AbortSignal {
@@ -348,7 +348,7 @@ export class ServiceHttpClient implements HttpRequester {
 }
 
 /** Requests made through a scope are aborted together when the scope closes (a node's `close`). */
-export class ClientScope implements HttpRequester {
+export class ClientLease implements HttpRequester {
   private readonly controller = new AbortController();
   constructor(readonly client: ServiceHttpClient) {}
 

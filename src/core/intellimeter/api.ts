@@ -3,7 +3,7 @@
  * whatever the response format: latest readings (/data), latest interval readings (/interval),
  * the history file (/file) and meter information (/point).
  */
-import type { ClientScope, HttpRequester, HttpResponse, ServiceHttpClient } from '../http/client';
+import type { ClientLease, HttpRequester, HttpResponse, ServiceHttpClient } from '../http/client';
 import { ServiceError, isServiceError } from '../http/errors';
 import type { Granularity } from '../readings';
 import { BodyFormat, detectFormat, parseBody } from './formats';
@@ -99,7 +99,7 @@ export class IntellimeterApi {
   private readonly signal: AbortSignal;
 
   /** Normally a node's scope, so its requests end with the node; the session lives on the scope's client. */
-  constructor(http: ClientScope | ServiceHttpClient) {
+  constructor(http: ClientLease | ServiceHttpClient) {
     this.http = http;
     this.client = 'client' in http ? http.client : http;
     this.signal = http.signal;

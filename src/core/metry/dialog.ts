@@ -4,7 +4,7 @@
  * credentials; what it returns is built field by field, so no credential can reach the browser.
  */
 import type { HttpRequester } from '../http/client';
-import { MeterSuggestion, MeterSummary, parseOwnMeters, proposeMappings, suggestMappings, summariseMeter } from './mapping';
+import { MeterSuggestion, MeterSummary, parseOwnMeters, proposeMappings, suggestMappings, summariseMeter } from './meter-mapping';
 import { MeterFilters, listMeters } from './meters';
 
 export interface MeterTable {

@@ -2,7 +2,7 @@ export * from './types';
 export * from './timezone';
 export * from './periods';
 export * from './meters';
-export * from './mapping';
+export * from './meter-mapping';
 export * from './cursor';
 export * from './plan';
 export * from './convert';

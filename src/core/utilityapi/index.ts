@@ -2,5 +2,5 @@ export * from './collection';
 export * from './errors';
 export * from './intervals';
 export * from './request';
-export * from './status';
+export * from './collection-poller';
 export * from './types';

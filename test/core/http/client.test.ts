@@ -155,7 +155,7 @@ describe('ServiceHttpClient against a local server', () => {
 
   it('aborts in-flight requests when its scope is closed', async () => {
     const c = client();
-    const scope = c.scope();
+    const scope = c.lease();
     server.fail({ kind: 'hang' }, 1);
     const pending = scope.request({ path: '/ping' });
     while (server.inFlight === 0) await delay(5);

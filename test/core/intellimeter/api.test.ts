@@ -18,7 +18,7 @@ describe('Intellimeter operations against the local fake', () => {
   before(async () => {
     fake = await new FakeIntellimeter().start();
     client = new ServiceHttpClient({ service: 'intellimeter', baseURL: fake.url, auth: createIntellimeterSessionAuth({ apiKey: FAKE_API_KEY }), maxConcurrent: 1, requestsPerSecond: 0, timeoutMs: 3000, retry: { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
-    api = new IntellimeterApi(client.scope());
+    api = new IntellimeterApi(client.lease());
   });
   after(async () => {
     await client.close();

@@ -33,7 +33,7 @@ describe('Intellimeter session against the local fake', () => {
 
   it('logs in with the API key as a form field and sends the session cookie afterwards', async () => {
     const c = client();
-    const result = await latest(new IntellimeterApi(c.scope()));
+    const result = await latest(new IntellimeterApi(c.lease()));
     assert.equal(result.readings.length, 2);
     const [login, data] = fake.server.requests;
     assert.equal(login.method, 'PUT');
@@ -50,7 +50,7 @@ describe('Intellimeter session against the local fake', () => {
 
   it('logs in with user name and password', async () => {
     const c = client({ username: FAKE_USERNAME, password: FAKE_PASSWORD });
-    await latest(new IntellimeterApi(c.scope()));
+    await latest(new IntellimeterApi(c.lease()));
     const form = new URLSearchParams(fake.server.requests[0].body);
     assert.equal(form.get('username'), FAKE_USERNAME);
     assert.equal(form.get('password'), FAKE_PASSWORD);
@@ -58,7 +58,7 @@ describe('Intellimeter session against the local fake', () => {
   });
 
   it('keeps the session: later requests do not log in again', async () => {
-    const api = new IntellimeterApi(client().scope());
+    const api = new IntellimeterApi(client().lease());
     await latest(api);
     await latest(api);
     await latest(api);
@@ -67,7 +67,7 @@ describe('Intellimeter session against the local fake', () => {
   });
 
   it('logs in again exactly once when the session expired, and the request succeeds', async () => {
-    const api = new IntellimeterApi(client().scope());
+    const api = new IntellimeterApi(client().lease());
     await latest(api);
     fake.expireSessions();
     const result = await latest(api);
@@ -80,7 +80,7 @@ describe('Intellimeter session against the local fake', () => {
   });
 
   it('logs in again only once when the 401 persists, then reports a clear error', async () => {
-    const api = new IntellimeterApi(client().scope());
+    const api = new IntellimeterApi(client().lease());
     fake.refuseData = true;
     await assert.rejects(latest(api), (error: unknown) => {
       assert.ok(isServiceError(error));
@@ -95,7 +95,7 @@ describe('Intellimeter session against the local fake', () => {
   });
 
   it('reports a refused login once, without retrying it or leaking the key', async () => {
-    const api = new IntellimeterApi(client({ apiKey: 'a-wrong-key-0123456789' }).scope());
+    const api = new IntellimeterApi(client({ apiKey: 'a-wrong-key-0123456789' }).lease());
     await assert.rejects(latest(api), (error: unknown) => {
       assert.ok(isServiceError(error));
       assert.equal(error.code, 'UNAUTHORIZED');
@@ -109,7 +109,7 @@ describe('Intellimeter session against the local fake', () => {
 
   it('logs in again when a session expires between requests, without deadlocking one-at-a-time clients', async () => {
     const c = client();
-    const api = new IntellimeterApi(c.scope());
+    const api = new IntellimeterApi(c.lease());
     await latest(api);
     fake.expireSessions();
     // Several requests queued behind the single concurrency slot, all hitting the expired session.
@@ -121,7 +121,7 @@ describe('Intellimeter session against the local fake', () => {
 
   it('shares one login between parallel first requests', async () => {
     const c = client({ apiKey: FAKE_API_KEY }, 4);
-    const api = new IntellimeterApi(c.scope());
+    const api = new IntellimeterApi(c.lease());
     await Promise.all([latest(api), latest(api), latest(api)]);
     assert.equal(fake.logins, 1);
   });
@@ -135,7 +135,7 @@ describe('Intellimeter session against the local fake', () => {
 
   it('logs out with DELETE /session and the session cookie when the client closes', async () => {
     const c = client();
-    await latest(new IntellimeterApi(c.scope()));
+    await latest(new IntellimeterApi(c.lease()));
     const cookie = fake.server.requestsTo('/data')[0].headers.cookie;
     await c.close();
     const logout = fake.server.requestsTo('/session').find((r) => r.method === 'DELETE');
@@ -156,7 +156,7 @@ describe('Intellimeter session against the local fake', () => {
     const session = intellimeterSessionOf(c.auth)!;
     const releaseA = session.retain(c);
     const releaseB = session.retain(c);
-    await latest(new IntellimeterApi(c.scope()));
+    await latest(new IntellimeterApi(c.lease()));
     await releaseA();
     await releaseA();
     assert.equal(fake.logouts, 0, 'another user still holds the session');
@@ -185,7 +185,7 @@ describe('Intellimeter session against the local fake', () => {
     assert.equal(intellimeterSessionOf(createAuth('metry', { token: 'x' })), undefined);
     const c = new ServiceHttpClient({ service: 'intellimeter', baseURL: fake.url, auth, maxConcurrent: 1, requestsPerSecond: 0 });
     clients.push(c);
-    await latest(new IntellimeterApi(c.scope()));
+    await latest(new IntellimeterApi(c.lease()));
     const cookieValue = String(fake.server.requestsTo('/data')[0].headers.cookie).split('=')[1];
     assert.ok(auth.secrets().includes(cookieValue));
     assert.ok(auth.secrets().includes(FAKE_API_KEY));
@@ -197,7 +197,7 @@ describe('Intellimeter session against the local fake', () => {
       other.server.fail({ kind: 'status', status: 200, body: { uuid: 1 } }, 1, /^\/session$/);
       const c = new ServiceHttpClient({ service: 'intellimeter', baseURL: other.url, auth: createIntellimeterSessionAuth({ apiKey: FAKE_API_KEY }), maxConcurrent: 1, requestsPerSecond: 0 });
       clients.push(c);
-      await assert.rejects(latest(new IntellimeterApi(c.scope())), /accepted the login but sent no session cookie/);
+      await assert.rejects(latest(new IntellimeterApi(c.lease())), /accepted the login but sent no session cookie/);
     } finally {
       await other.stop();
     }

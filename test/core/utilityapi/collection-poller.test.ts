@@ -5,7 +5,7 @@ import { bearerAuth } from '../../../src/core/http/auth';
 import { ManualClock } from '../../../testing/manual-clock';
 import { isServiceError } from '../../../src/core/http/errors';
 import { triggerHistoricalCollection } from '../../../src/core/utilityapi/collection';
-import { MeterOutcome, explainNotes, fetchMeters, waitForCollection } from '../../../src/core/utilityapi/status';
+import { MeterOutcome, explainNotes, fetchMeters, waitForCollection } from '../../../src/core/utilityapi/collection-poller';
 import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN } from '../../../testing/fakes/utilityapi';
 
 describe('UtilityAPI wait until collected', () => {
@@ -108,7 +108,7 @@ describe('UtilityAPI wait until collected', () => {
   it('a closed scope cancels the wait between two polls', async () => {
     api.addMeter({ uid: 'm1', pollsUntilDone: 100 });
     await triggerHistoricalCollection(client, { meters: ['m1'] });
-    const scope = client.scope();
+    const scope = client.lease();
     const waiting = all(waitForCollection(scope, ['m1'], { intervalMs: 1000, timeoutMs: 3_600_000, clock, signal: scope.signal, onProgress: () => scope.close() }));
     await assert.rejects(waiting, (error: unknown) => isServiceError(error) && error.code === 'CANCELLED');
   });

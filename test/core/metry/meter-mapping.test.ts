@@ -8,7 +8,7 @@ import {
   proposeMappings,
   suggestMappings,
   summariseMeter,
-} from '../../../src/core/metry/mapping';
+} from '../../../src/core/metry/meter-mapping';
 import type { MetryMeter } from '../../../src/core/metry/types';
 
 function meter(n: number, extra: Partial<MetryMeter> = {}): MetryMeter {

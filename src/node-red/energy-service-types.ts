@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import type { ClientScope, ServiceHttpClient } from '../core/http/client';
+import type { ClientLease, ServiceHttpClient } from '../core/http/client';
 import { ServiceError } from '../core/http/errors';
 import type { ServiceCredentials, ServiceName } from '../core/services';
 import { serviceDisplayName } from '../core/http/errors';
@@ -19,7 +19,7 @@ export interface EnergyServiceNode extends Node<ServiceCredentials> {
   service: ServiceName | string;
   baseUrl: string;
   /** A per-node view of the shared client; close it in the user node's `close`. Throws a CONFIG error when the config is unusable. */
-  openScope(): ClientScope;
+  leaseClient(): ClientLease;
   /** The shared client itself, for code that outlives a single node (admin endpoints). */
   getClient(): ServiceHttpClient;
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTelegram } from '../../../src/core/dsmr';
-import { toDsmrReaderReading, validateDsmrReaderReading, V2_REQUIRED_FIELDS } from '../../../src/core/dsmr-reader/mapping';
+import { toDsmrReaderReading, validateDsmrReaderReading, V2_REQUIRED_FIELDS } from '../../../src/core/dsmr-reader/v2-reading';
 import { preparePost } from '../../../src/core/dsmr-reader/prepare';
 import { BELGIAN, DSMR22, DSMR5, NORDIC } from '../../../testing/dsmr-telegrams';
 
