@@ -14,7 +14,7 @@ import { ServiceHttpClient } from '../src/core/http/client';
 import { bearerAuth } from '../src/core/http/auth';
 import { listMeters } from '../src/core/metry/meters';
 import { ConsumptionExport } from '../src/core/metry/export';
-import { CursorStore, MemoryCursorStore, cursorKey } from '../src/core/metry/cursor';
+import { CursorStore, MemoryCursorStore, cursorKey, keptCursors } from '../src/core/metry/cursor';
 import { FakeMetry, METRY_TEST_TOKEN } from '../testing/fakes/metry';
 import { validateReading } from '../src/core/readings';
 
@@ -119,7 +119,7 @@ async function pipeline(fake: FakeInWorker, granularity: 'month' | 'hour', now: 
   };
   const timer = sampleHeap ? setInterval(sample, 5) : undefined;
   const started = process.hrtime.bigint();
-  const cursors = sampleHeap ? new DiscardingCursorStore() : new MemoryCursorStore();
+  const cursors = keptCursors(sampleHeap ? new DiscardingCursorStore() : new MemoryCursorStore());
   const exporter = new ConsumptionExport(http, { granularity, metrics: ['energy'], cursors, now, concurrency: 4, chunkSize: 500 });
   let readings = 0;
   let invalid = 0;

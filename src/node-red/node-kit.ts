@@ -6,6 +6,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { isServiceError } from '../core/http/errors';
 import { systemClock, type Clock } from '../core/runtime/clock';
+import { shortStatusText, type StatusView } from '../core/runtime/status';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
@@ -113,4 +114,13 @@ export function evaluateProperty(RED: NodeAPI, value: string, type: string, node
  */
 export function clockFrom(RED: NodeAPI): Clock {
   return (RED.settings as unknown as { energyExportClock?: Clock }).energyExportClock ?? systemClock;
+}
+
+/**
+ * Shows a status a core module decided (src/core/runtime/status.ts), its text translated from
+ * the node's message catalog: `<type>.status.<key>` with the view's parameters.
+ */
+export function showStatus(RED: NodeAPI, node: Node, type: string, view: StatusView): void {
+  const text = RED._(`${type}.status.${view.key}`, view.params);
+  node.status({ fill: view.fill, shape: view.shape, text: shortStatusText(typeof text === 'string' ? text : view.key) });
 }
