@@ -88,21 +88,26 @@ function inputError(message: string): ServiceError {
   return new ServiceError(message, { code: 'CONFIG', service: 'metry' });
 }
 
+const PERIOD_ID = /^\d{4}(\d{2}){0,3}$/;
+/** A date and time with its offset, as readings carry them: `2024-03-01T00:00:00+01:00`, `…Z`. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+/** A bare date is a local date: the day it names in the meter's zone. */
+const LOCAL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
 /** Checks a stored point's form now, so a bad row fails before any request. */
 function checkPoint(value: unknown, where: string): StoredPoint {
-  if (typeof value === 'number' && /^\d{4}(\d{2}){0,3}$/.test(String(value))) return value;
-  if (typeof value === 'string') {
-    const text = value.trim();
-    if (/^\d{4}(\d{2}){0,3}$/.test(text)) return text;
-    if (!Number.isNaN(Date.parse(normaliseOffset(text)))) return text;
-  }
-  throw inputError(`${where} is ${JSON.stringify(value)}: give the start of the last stored period as an ISO time (2024-03-01T00:00:00+01:00) or a Metry period id (20240301).`);
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+  if (PERIOD_ID.test(text)) return text;
+  const date = LOCAL_DATE.exec(text);
+  if (date) return `${date[1]}${date[2]}${date[3]}`;
+  if (INSTANT.test(text) && !Number.isNaN(Date.parse(normaliseOffset(text)))) return text;
+  throw inputError(`${where} is ${JSON.stringify(value)}: give the start of the last stored period as an ISO time with its offset (2024-03-01T00:00:00+01:00), a date (2024-03-01) or a Metry period id (20240301).`);
 }
 
 /** The slot a stored point falls in, in the meter's zone. */
 export function storedPointToSlot(point: StoredPoint, granularity: MetryGranularity, timezone: string): number | undefined {
   const text = String(point).trim();
-  if (/^\d+$/.test(text)) return statsPointToSlot(text, granularity, timezone);
+  if (PERIOD_ID.test(text)) return statsPointToSlot(text, granularity, timezone);
   const ms = Date.parse(normaliseOffset(text));
   return Number.isNaN(ms) ? undefined : slotStart(ms, granularity, timezone);
 }
