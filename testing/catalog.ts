@@ -32,3 +32,29 @@ export function statusTexts(type: string, view: StatusView): Record<string, stri
 export function statusText(type: string, view: StatusView): string {
   return statusTexts(type, view)['en-US'];
 }
+
+/**
+ * `RED._` as the runtime gives it to a node, over the package's en-US catalogs (the test helper's
+ * own returns the key). Wrap a node module with `withCatalogs` to see the texts a user sees.
+ */
+export function translate(key: string, params?: Record<string, unknown>): string {
+  const [type, ...path] = key.split('.');
+  const file = pathTo(type);
+  if (!fs.existsSync(file)) return key;
+  let node: unknown = (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>)[type];
+  for (const part of path) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
+  if (typeof node !== 'string') return key;
+  return node.replace(/__(\w+)__/g, (all, name: string) => (params && name in params ? String(params[name]) : all));
+}
+
+function pathTo(type: string): string {
+  return path.join(repoRoot, 'nodes', 'locales', 'en-US', `${type.replace(/[^A-Za-z0-9-]/g, '')}.json`);
+}
+
+/** A node module whose `RED._` translates from the catalogs, for the Node-RED test helper. */
+export function withCatalogs(module: unknown): (RED: Record<string, unknown>) => unknown {
+  return (RED) => {
+    RED._ = translate;
+    return (module as (red: unknown) => unknown)(RED);
+  };
+}
