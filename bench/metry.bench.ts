@@ -67,8 +67,9 @@ interface Run {
 }
 
 /**
- * Takes cursor writes and keeps nothing: in the nodes, cursors live in Node-RED context, so the
- * memory runs leave them out and the store's own size is measured separately.
+ * Takes cursor writes and keeps nothing: in the nodes, cursors are the user's database or a store
+ * the node keeps (context or a file), so the memory runs leave them out and the store's own size
+ * is measured separately.
  */
 class DiscardingCursorStore implements CursorStore {
   writes = 0;
@@ -247,8 +248,8 @@ async function main(): Promise<void> {
     `additional meter, against about ${int(readingBytes * 12)} bytes per meter if its 12 readings were held; the peak including not yet collected`,
     `garbage: ${fmt(large.run.peakHeapMb! / small.run.peakHeapMb!, 2)}×. Both above the heap before the run. Readings are handed on per meter and request and`,
     'never collected; the fake runs in a worker thread so its memory is not counted. The cursors (one per meter, granularity and',
-    `metric) are state the nodes keep in Node-RED context, not in the export: the memory runs hand them to a store that keeps`,
-    `nothing; 10,000 cursors in an in-memory store take ${fmt(cursorMb, 2)} MB.`,
+    `metric) are the user's database or state the node keeps (context or a file), not the export's: the memory runs hand them to`,
+    `a store that keeps nothing; 10,000 cursors in an in-memory store take ${fmt(cursorMb, 2)} MB.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
