@@ -175,7 +175,12 @@ export class ConsumptionExport {
     for (const meter of bare) {
       const listed = found.get(meter.id);
       if (listed) {
-        ready.push({ ...listed, mappedId: meter.mappedId ?? listed.mappedId });
+        // A reference `_id` resolves to its root: keep one entry per root.
+        if (!ready.some((m) => m.id === listed.id)) ready.push({ ...listed, mappedId: meter.mappedId ?? listed.mappedId });
+        else {
+          this.summary.meters -= 1;
+          this.meterFinished();
+        }
         continue;
       }
       const event = this.skip(notListed(meter));
