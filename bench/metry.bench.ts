@@ -95,13 +95,15 @@ async function cursorStoreMb(count: number): Promise<number> {
 
 /** Live heap one monthly reading takes, measured over 12,000 held readings. */
 async function readingSize(): Promise<number> {
-  const { convertEntry } = await import('../src/core/metry/convert');
+  const { SlotTexts, convertEntry } = await import('../src/core/metry/convert');
+  // As in an export run: the slot texts are shared by every meter of the run.
+  const slots = new SlotTexts();
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
   const held = [];
   for (let m = 0; m < 1000; m += 1) {
     const entry = { meter_id: FakeMetry.rootId(m), periods: [{ start_date: '2022-12-31T23:00:00+0000', energy: Array.from({ length: 12 }, (_, i) => 100 + m + i) }] };
-    held.push(convertEntry(entry, { meterId: FakeMetry.rootId(m), granularity: 'month', metrics: ['energy'], timezone: 'Europe/Stockholm' }).readings);
+    held.push(convertEntry(entry, { meterId: FakeMetry.rootId(m), granularity: 'month', metrics: ['energy'], timezone: 'Europe/Stockholm', slots }).readings);
   }
   global.gc?.();
   const bytes = (process.memoryUsage().heapUsed - before) / (held.length * 12);
