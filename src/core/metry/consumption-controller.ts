@@ -142,6 +142,16 @@ export class ConsumptionController {
     return period === '' ? undefined : period;
   }
 
+  /** The database cursor of every message of the batch, checked before any request. */
+  private inputCursors(inputs: ConsumptionInput[], meters: unknown[]): InputCursors {
+    const cursors = new InputCursors(inputs.map((i) => i.msg.lastStored), meters);
+    // An empty list is a database with nothing stored yet; no list at all is a flow not wired for it.
+    if (cursors.meters === 0 && inputs.every((i) => i.msg.lastStored === undefined)) {
+      this.host.warn('Cursor is set to "from the input" but the message has no msg.lastStored: every meter is exported from its first value. Put the last stored periods from your database into msg.lastStored, or set Cursor to "kept by the node".');
+    }
+    return cursors;
+  }
+
   private showProgress(): void {
     const { done, total } = this.progress;
     this.host.status(total ? statusView('working', 'progress', { done, total }) : statusView('working', 'progressOpen', { done }));
@@ -158,8 +168,7 @@ export class ConsumptionController {
       return meters;
     });
     const period = await this.periodFor(first);
-    // The database cursor of every message of the batch; checked before any request.
-    const cursors = period !== undefined ? undefined : this.settings.cursor === 'input' ? new InputCursors(inputs.map((i) => i.msg.lastStored), items) : this.host.keptCursors();
+    const cursors = period !== undefined ? undefined : this.settings.cursor === 'input' ? this.inputCursors(inputs, items) : this.host.keptCursors();
     const connection = this.host.connection();
     const exporter = new ConsumptionExport(connection.requester, {
       granularity: this.settings.granularity,

@@ -98,6 +98,16 @@ describe('metry-consumption without Node-RED', () => {
     assert.ok(messages.every((m) => !('lastStored' in m)));
     assert.equal(messages.at(-1)!.payload.firstExport, 0);
     assert.equal(store.values.size, 0);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('warns when it should take the cursor from the input and the input has none', async () => {
+    const node = controller({ cursor: 'input' });
+    const payload = await meterObjects();
+    await node.receive(input({ payload, lastStored: [] }));
+    assert.deepEqual(warnings, [], 'an empty list is a database with nothing stored yet');
+    await node.receive(input({ payload }));
+    assert.match(warnings[0], /Cursor is set to "from the input" but the message has no msg\.lastStored: every meter is exported from its first value/);
   });
 
   it('refuses an unreadable msg.lastStored before asking Metry anything', async () => {
