@@ -106,10 +106,7 @@ export class ConsumptionController {
     this.batcher = new MessageBatcher<ConsumptionInput>({
       maxSize: BATCH_SIZE,
       idleMs: BATCH_IDLE_MS,
-      schedule: (fn, ms) => {
-        const timer = host.clock.setTimer(fn, ms);
-        return () => host.clock.clearTimer(timer);
-      },
+      clock: host.clock,
       run: (inputs) => this.export(inputs, (inputs[0].msg.parts as { id: string }).id),
     });
   }
