@@ -137,8 +137,12 @@ describe('ServiceHttpClient against a local server', () => {
 
   it('times out a request that hangs and retries it', async () => {
     server.fail({ kind: 'hang' }, 1);
-    const response = await client({ timeoutMs: 200 }).request({ path: '/ping' });
-    assert.equal(response.attempts, 2);
+    // The deadline runs in real time (it guards real I/O); on a busy machine a retry may time out
+    // too, so the test asserts what must hold either way, not how many attempts it took.
+    const response = await client({ timeoutMs: 500 }).request({ path: '/ping' });
+    assert.equal(response.status, 200);
+    assert.ok(response.attempts >= 2, `attempts ${response.attempts}`);
+    await until(() => server.abortedRequests >= 1, 'the hanging request to be abandoned');
   });
 
   it('reports TIMEOUT when every attempt hangs', async () => {
