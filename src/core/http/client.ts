@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import axios, { AxiosError, AxiosInstance, AxiosRequestConfig } from 'axios';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { AuthStrategy, OutgoingHeaders } from './auth';
-import { Clock, MAX_TIMER_MS, systemClock } from '../runtime/clock';
+import { Clock, systemClock } from '../runtime/clock';
 import { ServiceError, errorForStatus, rateLimitExhausted, sanitiseServiceText, serviceDisplayName } from './errors';
 import { RequestLimiter } from './limiter';
 import { HTTP_RETRY_POLICY, RetryPolicy, backoffDelay, parseRetryAfter } from '../runtime/backoff';
@@ -266,9 +266,9 @@ export class ServiceHttpClient implements HttpRequester {
     });
     const deadline = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    // A deadline for real network I/O, so real time rather than the clock: a test clock that runs
-    // backoff at full speed must not expire requests in flight. Clamped as Node's timers need.
-    const timer = timeoutMs > 0 ? setTimeout(() => deadline.abort(new DeadlineExceeded()), Math.min(timeoutMs, MAX_TIMER_MS)) : undefined;
+    // A deadline for real network I/O, so real time rather than the client's clock: a test clock
+    // that runs backoff at full speed must not expire requests in flight.
+    const timer = timeoutMs > 0 ? systemClock.setTimer(() => deadline.abort(new DeadlineExceeded()), timeoutMs) : undefined;
     try {
       const headers: OutgoingHeaders = { Accept: 'application/json, text/plain, */*', ...options.headers };
       await this.auth.apply(headers, this, signal);
@@ -306,7 +306,7 @@ export class ServiceHttpClient implements HttpRequester {
       if (signal.aborted) throw error;
       return this.classifyTransportError(error, deadline.signal, options);
     } finally {
-      if (timer) clearTimeout(timer);
+      systemClock.clearTimer(timer);
       release();
     }
   }
