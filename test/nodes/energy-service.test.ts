@@ -4,6 +4,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { helper, nodeModule } from '../../testing/runtime';
 import { FakeServer } from '../../testing/fake-server';
 import { until } from '../../testing/manual-clock';
+import { editorDefinition } from '../../testing/editor-definition';
 import { getServiceConfig } from '../../src/node-red/energy-service-types';
 import { onInput, onClose } from '../../src/node-red/node-kit';
 
@@ -220,5 +221,32 @@ describe('energy-service config node in the Node-RED runtime', () => {
     helper.getNode('probe').receive({ payload: '/accounts/me' } as NodeMessage);
     await received;
     assert.equal(server.requests[0].path, '/api/v2/accounts/me');
+  });
+});
+
+describe('energy-service editor validation', () => {
+  type Validate = (this: Record<string, unknown>, value: unknown) => true | string | false;
+  const definition = editorDefinition<{ defaults: Record<string, { validate?: Validate }> }>('energy-service', () => ({ length: 0, val: () => undefined }));
+
+  function verdict(property: string, value: unknown, node: Record<string, unknown> = { service: 'metry' }): true | string | false {
+    return definition.defaults[property].validate!.call({ ...node, _: (key: string) => key }, value);
+  }
+
+  it('accepts what the runtime accepts and names the reason for the rest', () => {
+    for (const good of ['', 'https://app.metry.io/api/v2', 'http://192.168.1.10:7777', 'http://[::1]:7777/dsmr/']) assert.equal(verdict('baseUrl', good), true, good);
+    for (const bad of ['ftp://host/x', 'https://host/api?tenant=1', 'https://host/api#x', 'https://user:pw@host/api', 'host/api']) {
+      assert.equal(verdict('baseUrl', bad), 'energy-service.errors.baseUrl', bad);
+    }
+    assert.equal(verdict('baseUrl', '', { service: 'dsmr-reader' }), 'energy-service.errors.baseUrl', 'DSMR-reader has no default');
+    assert.equal(verdict('timeout', ''), true);
+    assert.equal(verdict('timeout', '3600'), true);
+    assert.equal(verdict('timeout', '2147484'), 'energy-service.errors.timeout');
+    assert.equal(verdict('timeout', '0'), 'energy-service.errors.timeout');
+    assert.equal(verdict('maxConcurrent', '4'), true);
+    assert.equal(verdict('maxConcurrent', '2.5'), 'energy-service.errors.maxConcurrent');
+    assert.equal(verdict('maxConcurrent', '0'), 'energy-service.errors.maxConcurrent');
+    assert.equal(verdict('requestsPerSecond', '0'), true);
+    assert.equal(verdict('requestsPerSecond', '0.5'), true);
+    assert.equal(verdict('requestsPerSecond', '1000'), 'energy-service.errors.requestsPerSecond');
   });
 });
