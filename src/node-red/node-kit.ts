@@ -19,7 +19,8 @@ function look(kind: StatusKind, text: string): NodeStatus {
 
 /**
  * Statuses with literal texts, in the runtime layer's vocabulary (src/core/runtime/status.ts).
- * New code should prefer a core StatusView shown with `toNodeStatus`, whose text is translated.
+ * @deprecated Kept while adapters move to a core StatusView shown with `toNodeStatus`, whose
+ * text comes from the node's catalog; remove once no adapter imports it.
  */
 export const status = {
   connecting: (text = 'connecting'): NodeStatus => look('connecting', text),
