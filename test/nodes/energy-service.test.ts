@@ -6,7 +6,8 @@ import { FakeServer } from '../../testing/fake-server';
 import { until } from '../../testing/manual-clock';
 import { editorDefinition } from '../../testing/editor-definition';
 import { getServiceConfig } from '../../src/node-red/energy-service-types';
-import { onInput, onClose } from '../../src/node-red/node-kit';
+import { onInput, onClose, status, toNodeStatus } from '../../src/node-red/node-kit';
+import { errorStatus, statusView } from '../../src/core/runtime/status';
 
 const TOKEN = 'metry-token-0f9e8d7c6b5a4f3e2d1c';
 const ENV_TOKEN = 'env-token-a1b2c3d4e5f6a7b8c9d0';
@@ -248,5 +249,27 @@ describe('energy-service editor validation', () => {
     assert.equal(verdict('requestsPerSecond', '0'), true);
     assert.equal(verdict('requestsPerSecond', '0.5'), true);
     assert.equal(verdict('requestsPerSecond', '1000'), 'energy-service.errors.requestsPerSecond');
+  });
+});
+
+describe('node-kit statuses from the runtime vocabulary', () => {
+  const catalog: Record<string, string> = { 'metry-meters.status.listing': 'listing __count__ meters' };
+  const RED = {
+    _: (id: string, params?: Record<string, string>) => (catalog[id] ?? id).replace(/__(\w+)__/g, (_m, name: string) => String(params?.[name] ?? '')),
+  } as unknown as NodeAPI;
+
+  it('shows a core StatusView with its text from the node catalog', () => {
+    assert.deepEqual(toNodeStatus(RED, 'metry-meters', statusView('working', 'listing', { count: 12 })), { fill: 'blue', shape: 'dot', text: 'listing 12 meters' });
+  });
+
+  it('shows an error code as it is, and a key missing from the catalog as the key', () => {
+    assert.deepEqual(toNodeStatus(RED, 'metry-meters', errorStatus('429')), { fill: 'red', shape: 'ring', text: '429' });
+    assert.deepEqual(toNodeStatus(RED, 'metry-meters', statusView('stopped')), { fill: 'grey', shape: 'ring', text: 'stopped' });
+    assert.deepEqual(toNodeStatus(RED, 'metry-meters', undefined), {});
+  });
+
+  it('keeps the literal-text statuses in the same looks, cut to 32 characters', () => {
+    assert.deepEqual(status.rateLimited('429, retry in 30 s'), { fill: 'yellow', shape: 'ring', text: '429, retry in 30 s' });
+    assert.equal(status.working('x'.repeat(40)).text, `${'x'.repeat(31)}…`);
   });
 });
