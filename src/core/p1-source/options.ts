@@ -52,7 +52,7 @@ export interface P1InOptions {
 /** Below a few hundred bytes not even a DSMR 2.2 telegram fits; above 64 KiB it is no telegram but a wrong setting. */
 export const MAX_TELEGRAM_SIZE = { field: 'Max. telegram', min: 256, max: 64 * 1024, default: 16 * 1024, integer: true, unit: 'bytes' };
 const RATE_LIMIT = { field: 'At most 1 per', min: 0, max: 86_400, default: 0, unit: 'seconds' };
-const SILENCE = { field: 'Silent after', min: 0, max: 3_600, default: 0, unit: 'seconds (empty = learned from the meter, 0 = never)' };
+const SILENCE = { field: 'Silent after', min: 0, max: 3_600, default: 0, unit: 'seconds' };
 const INTERVAL = { field: 'Every (replay interval)', min: 0.01, max: 3_600, default: 10, unit: 'seconds' };
 const TCP_PORT = { field: 'Port', min: 1, max: 65_535, default: 23, integer: true, unit: '(ser2net and most dongles use 23 or 2000-8088)' };
 /** Before version 2 the editor filled in 60 s; such a flow gets the learned timeout like a new one. */
@@ -72,7 +72,12 @@ function readSilenceMs(config: P1InConfig): number | undefined {
   const given = text(config.silenceTimeout);
   const version = Number(config.version ?? 1);
   if (given === '' || (given === OLD_DEFAULT_SILENCE && !(version >= 2))) return undefined;
-  return readNumber(given, SILENCE) * 1000;
+  try {
+    return readNumber(given, SILENCE) * 1000;
+  } catch {
+    // readNumber would name 0 as the default; here an empty field means "learned from the meter".
+    throw new ConfigError(`${SILENCE.field} is "${given}": enter seconds from 0 to 3600 (0 = never), or leave it empty to learn it from the meter.`, SILENCE.field);
+  }
 }
 
 /** A key as 32 hex characters (spaces, colons and dashes allowed), or an unset `${NAME}`. */
