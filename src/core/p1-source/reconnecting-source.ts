@@ -109,10 +109,11 @@ export abstract class ReconnectingSource implements P1Source {
 
   /** The attempt succeeded. Returns false when it came too late (closing), so the driver sets nothing up. */
   protected opened(): boolean {
-    if (this.stopping || !this.apply('opened')) return false;
+    if (this.stopping || this.state !== 'opening') return false;
     this.openedAt = this.lastByteAt = this.clock.now();
     this.late = false;
     this.cadence.reconnected();
+    this.apply('opened');
     this.armWatchdog();
     return true;
   }

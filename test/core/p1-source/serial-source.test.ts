@@ -183,6 +183,7 @@ describe('serial port source and pool', () => {
     MockBinding.createPort(PATH);
     clock.advance(listener.info!.retryInMs!);
     await listener.when(() => listener.state === 'open', 'the replugged port');
+    assert.equal(listener.info!.lateSince, undefined, 'a reopened port gets the meter\'s interval before its telegram is late');
     meter(DSMR5);
     await listener.when(() => listener.telegrams === 4, 'data after the replug');
 
