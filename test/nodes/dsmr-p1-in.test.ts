@@ -9,6 +9,7 @@ import { SerialPortMock, type SerialPortMockOpenOptions } from 'serialport';
 import { MockBinding } from '@serialport/binding-mock';
 import { helper, nodeModule, fixturePath, repoRoot } from '../../testing/runtime';
 import { ManualClock, settle, until } from '../../testing/manual-clock';
+import { editorDefinition } from '../../testing/editor-definition';
 
 const read = (name: string): Buffer => fs.readFileSync(fixturePath('dsmr', name));
 const DSMR5 = read('ndokter_v5-iskra-mt382.txt');
@@ -492,5 +493,22 @@ describe('dsmr-p1-in node in the Node-RED runtime', () => {
     assert.equal(response.status, 200);
     assert.deepEqual(response.body.ports, []);
     assert.match(response.body.message, /udevadm is not installed/);
+  });
+
+  describe('the editor definition (nodes/dsmr-p1-in.html)', () => {
+    type Validator = (this: Record<string, unknown>, value: unknown, opt?: unknown) => unknown;
+    // The dialog is closed: no inputs exist, so validators read the node's own properties.
+    const jquery = () => ({ length: 0, val: () => undefined });
+    const definition = editorDefinition<{ defaults: Record<string, { value: unknown; validate?: Validator }> }>('dsmr-p1-in', jquery);
+    const valid = (property: string, value: unknown): boolean => definition.defaults[property].validate!.call({ source: 'serial' }, value) === true;
+
+    it('starts new nodes with the learned silence timeout and accepts what the runtime accepts', () => {
+      assert.equal(definition.defaults.silenceTimeout.value, '');
+      assert.equal(definition.defaults.version.value, 2);
+      assert.deepEqual(['', '0', '20', '3600'].map((v) => valid('silenceTimeout', v)), [true, true, true, true]);
+      assert.deepEqual(['-1', '3601', 'soon'].map((v) => valid('silenceTimeout', v)), [false, false, false]);
+      assert.deepEqual(['256', '65536', ''].map((v) => valid('maxTelegramSize', v)), [true, true, true]);
+      assert.deepEqual(['255', '65537', '1e4'].map((v) => valid('maxTelegramSize', v)), [false, false, false]);
+    });
   });
 });
