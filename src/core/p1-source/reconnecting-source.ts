@@ -135,7 +135,8 @@ export abstract class ReconnectingSource implements P1Source {
     this.each((listener) => {
       telegrams = Math.max(telegrams, Number(listener.onData(chunk) ?? 0));
     });
-    if (telegrams === 0) return;
+    // A listener may have closed the source while handling the bytes.
+    if (telegrams === 0 || this.state !== 'open') return;
     this.cadence.telegram(this.lastByteAt);
     this.armWatchdog();
     if (this.late) {
