@@ -8,6 +8,8 @@ import type { SerialOpenOptions } from '../../../src/core/p1-source/serial/seria
 import { AUTO_CANDIDATES, SERIAL_PRESETS, serialModeFromConfig, describeSettings } from '../../../src/core/p1-source/serial/settings';
 import { describeSerialError } from '../../../src/core/p1-source/serial/errors';
 import { listSerialPorts } from '../../../src/core/p1-source/serial/list';
+import { loadSerialPort } from '../../../src/core/p1-source/serial/binding';
+import { SerialPort } from 'serialport';
 import { createTelegramDetector } from '../../../src/core/p1-source/detector';
 import type { SourceListener } from '../../../src/core/p1-source/source';
 import { isConfigError } from '../../../src/core/runtime/options';
@@ -364,5 +366,11 @@ describe('serial settings and errors', () => {
     });
     assert.deepEqual(failed.ports, []);
     assert.match(failed.message!, /udevadm is not installed/);
+  });
+
+  it('loads serialport\'s SerialPort class on first use', () => {
+    const loaded = loadSerialPort();
+    assert.equal(loaded, SerialPort);
+    assert.equal(typeof loaded.list, 'function');
   });
 });
