@@ -60,9 +60,15 @@ export interface PhaseValues {
 }
 
 export interface PowerFailure {
-  /** ISO with offset: when power came back. */
+  /** ISO with offset: when power came back; as written when that is no real time (a placeholder). */
   end: string;
   durationSeconds: number;
+  /**
+   * True for an entry that holds no event: a placeholder time (2000-01-01 such as 000101000001W,
+   * 1970-01-01, or an impossible date) or a duration of 2147483647 s or more. Kept, in the
+   * meter's order, so that nothing the meter wrote is lost.
+   */
+  placeholder?: true;
 }
 
 export interface CapacityValue {
@@ -141,4 +147,9 @@ export interface ParsedTelegram {
   unparsedLines?: string[];
   /** True when the telegram came out of an encrypted frame. */
   decrypted?: boolean;
+  /**
+   * Bytes before the telegram's '/' that were not part of it (the tail of the telegram before,
+   * line noise); absent when the input starts with the telegram.
+   */
+  skippedBytes?: number;
 }
