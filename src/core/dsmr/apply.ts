@@ -21,7 +21,8 @@ export function applyTable(lines: readonly ObisLine[]): Applied {
     const star = line.reference.indexOf('*');
     const row = OBIS_TABLE.get(star > 0 ? line.reference.slice(0, star) : line.reference);
     const entry = row === undefined ? readValues(line.values) : row.read(line.values);
-    objects[line.reference] = entry;
+    if (row === undefined || star > 0) objects[line.reference] = entry;
+    else objects[row.reference] = entry;
     if (star > 0) fields.hints.add('starSuffix');
     if (row === undefined) continue;
     if (row.hint !== undefined) fields.hints.add(row.hint);

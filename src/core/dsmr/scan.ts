@@ -21,18 +21,14 @@ export interface ScannedTelegram {
 const OPEN = 40; // (
 
 /**
- * Whether a line's text before '(' is a data identifier: letters, digits and - : . * as in
- * '1-0:1.8.1', '0-0:96.1.255*255' or IEC 62056-21 'C.1.0'. Anything else (binary noise, a
- * '__proto__' that as a property key would replace the prototype) is not an OBIS line.
+ * Whether a line's text before '(' can be an OBIS reference ('1-0:1.8.1', '0-0:96.1.255*255', or
+ * IEC 62056-21 'C.1.0'): it starts with a letter or a digit. That also keeps out '__proto__',
+ * which as a property key of `objects` would replace its prototype.
  */
 function isReference(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    const lower = c | 0x20;
-    const ok = (c >= 48 && c <= 58) || (lower >= 97 && lower <= 122) || c === 45 || c === 46 || c === 42;
-    if (!ok) return false;
-  }
-  return end > start;
+  const c = text.charCodeAt(start);
+  const lower = c | 0x20;
+  return end > start && ((c >= 48 && c <= 57) || (lower >= 97 && lower <= 122));
 }
 
 /** The groups "(a)(b)(c)" from `open` to the line end; an unclosed group runs to the line end, text after the last group is ignored. */

@@ -43,11 +43,13 @@ function isHeaderAt(text: string, at: number): boolean {
   return isLetter(text.charCodeAt(at + 1)) && isLetter(text.charCodeAt(at + 2)) && isLetter(text.charCodeAt(at + 3));
 }
 
+/** The last header that starts before `before` (searched forwards: a telegram holds few '/'). */
 function lastHeaderBefore(text: string, before: number): number {
-  for (let at = text.lastIndexOf('/', before); at >= 0; at = at > 0 ? text.lastIndexOf('/', at - 1) : -1) {
-    if (isHeaderAt(text, at)) return at;
+  let found = -1;
+  for (let at = text.indexOf('/'); at >= 0 && at < before; at = text.indexOf('/', at + 1)) {
+    if (isHeaderAt(text, at)) found = at;
   }
-  return -1;
+  return found;
 }
 
 function bytesOf(input: Uint8Array): Buffer {
