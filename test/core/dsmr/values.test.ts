@@ -7,7 +7,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseTelegram, type ParsedTelegram } from '../../../src/core/dsmr';
+import { repoRoot } from '../../../testing/paths';
 import { expectationOf, fixture, fixtures, readFixture } from './fixture-index';
 
 function parse(file: string, crc: 'strict' | 'off' = 'strict'): ParsedTelegram {
@@ -365,6 +368,16 @@ describe('DSMR parser: a parse is a pure function of its input', () => {
     assert.equal(t.electricity.phases.l1.powerDelivered, 0.032);
     assert.equal(t.electricity.phases.l2.powerDelivered, 0.07);
     assert.deepEqual(Object.keys(t.objects).slice(26, 28), ['1-0:41.7.0', '1-0:21.7.0']);
+  });
+
+  it('has no code generation and no module-level mutable state in the DSMR core', () => {
+    const dir = path.join(repoRoot, 'src', 'core', 'dsmr');
+    for (const file of fs.readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
+      const source = fs.readFileSync(path.join(dir, file), 'utf8');
+      assert.doesNotMatch(source, /new Function|\beval\(/, file);
+      assert.doesNotMatch(source, /^(export )?(let|var) /m, `${file}: a module-level variable`);
+      assert.doesNotMatch(source, /^(export )?const \w+(: [^=]+)? = new (Map|Set|WeakMap|Array|Uint\d+Array)\b/m, `${file}: a module-level collection`);
+    }
   });
 
   it('keeps a line that is not an OBIS reference ("__proto__") out of objects, so it cannot replace the prototype', () => {
