@@ -1,9 +1,16 @@
 /** The shapes the DSMR core returns. Units are as the meter wrote them unless a field says otherwise. */
 
 export interface ParseOptions {
-  /** 'strict' (default): a telegram whose CRC line does not match is rejected. 'off': never checked. */
+  /**
+   * 'strict' (default): a telegram whose CRC does not match, whose CRC line is damaged, or that
+   * lacks the CRC its version requires (DSMR 4+, e-MUCS, Smarty) is rejected. 'off': never checked.
+   */
   crc?: 'strict' | 'off';
-  /** Luxembourg Smarty AES-128-GCM key (32 hex characters or 16 bytes), asked from the grid operator. */
+  /**
+   * Luxembourg Smarty AES-128-GCM key (32 hex characters or 16 bytes), asked from the grid
+   * operator. With a key, only encrypted and authenticated frames (security byte 0x30, tag
+   * verified) are accepted; plain telegrams and 0x10/0x20 frames are DECRYPTION_FAILED.
+   */
   decryptionKey?: string | Buffer;
   /**
    * Optional authentication key (32 hex characters or 16 bytes). When given, the GCM additional
