@@ -97,7 +97,7 @@ function locate(text: string, bytes: Buffer | undefined, decrypted: boolean): { 
   );
 }
 
-/** Whether the telegram carries a version line, which every telegram with a CRC (DSMR 4+, e-MUCS, Smarty) has. */
+/** Whether the telegram must carry a CRC: it was decrypted, or it has a version line, which only versions with a CRC (DSMR 4+, e-MUCS, Smarty) send. */
 function mustCarryCrc(text: string, start: number, bang: number, decrypted: boolean): boolean {
   if (decrypted) return true;
   for (const line of ['\n1-3:0.2.8(', '\n0-0:96.1.4(']) {
@@ -142,7 +142,7 @@ export function verifyTelegram(input: string | Uint8Array, options: ParseOptions
     }
   }
   if (options.crc !== 'off') {
-    const raw = (): Buffer => Buffer.from(bytes.subarray(start, Math.max(digitsEnd, bang + 1)));
+    const raw = (): Buffer => Buffer.from(bytes.subarray(start, digitsEnd));
     if (!lineEnds) {
       throw new DsmrError('CRC_MISMATCH', `The CRC line after "!" is damaged (it must be four hexadecimal digits and a line end), so the telegram cannot be checked and was dropped. ${CRC_ADVICE}`, raw());
     }
