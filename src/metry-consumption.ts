@@ -3,10 +3,10 @@ import Mustache from 'mustache';
 import type { ClientLease } from './core/http/client';
 import { ConsumptionConfig, ConsumptionController, ConsumptionSettings, readConsumptionSettings } from './core/metry/consumption-controller';
 import { ExportCursors, keptCursors } from './core/metry/cursor';
-import { errorStatus } from './core/runtime/status';
+import { StatusView, errorStatus } from './core/runtime/status';
 import { keptCursorStore } from './node-red/context-cursor-store';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { clockFrom, evaluateProperty, onClose, onInput, showStatus } from './node-red/node-kit';
+import { clockFrom, evaluateProperty, onClose, onInput, toNodeStatus } from './node-red/node-kit';
 
 interface MetryConsumptionDef extends NodeDef, ConsumptionConfig {
   server: string;
@@ -20,7 +20,7 @@ export = function register(RED: NodeAPI): void {
   function MetryConsumption(this: Node, def: MetryConsumptionDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const show = (view: Parameters<typeof showStatus>[3]): void => showStatus(RED, node, 'metry-consumption', view);
+    const show = (view: StatusView): void => node.status(toNodeStatus(RED, 'metry-consumption', view));
     let settings: ConsumptionSettings;
     try {
       settings = readConsumptionSettings(def);

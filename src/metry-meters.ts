@@ -4,9 +4,9 @@ import type { ClientLease } from './core/http/client';
 import { loadMeterTable, meterTableError } from './core/metry/dialog';
 import { ListingConfig, ListingSettings, meterFilters, readListingSettings, runListing } from './core/metry/meter-listing';
 import type { MeterFilters } from './core/metry/meters';
-import { errorStatus } from './core/runtime/status';
+import { StatusView, errorStatus } from './core/runtime/status';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { evaluateProperty, onClose, onInput, showStatus } from './node-red/node-kit';
+import { evaluateProperty, onClose, onInput, toNodeStatus } from './node-red/node-kit';
 
 interface MetryMetersDef extends NodeDef {
   server: string;
@@ -19,7 +19,7 @@ export = function register(RED: NodeAPI): void {
   function MetryMeters(this: Node, def: MetryMetersDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const show = (view: Parameters<typeof showStatus>[3]): void => showStatus(RED, node, 'metry-meters', view);
+    const show = (view: StatusView): void => node.status(toNodeStatus(RED, 'metry-meters', view));
     let settings: ListingSettings;
     try {
       settings = readListingSettings(def as ListingConfig);
