@@ -12,6 +12,7 @@ interface Command {
   dataUntil?: string;
   latencyMs?: number;
   rateLimit?: number;
+  strictWindow?: boolean;
 }
 
 const fake = new FakeMetry();
@@ -22,6 +23,7 @@ parentPort!.on('message', async (command: Command) => {
       await fake.start();
       fake.latencyMs = command.latencyMs ?? 0;
       fake.rateLimit = command.rateLimit ?? 0;
+      fake.strictWindow = command.strictWindow ?? false;
       parentPort!.postMessage({ baseUrl: fake.baseUrl });
       break;
     case 'meters':
