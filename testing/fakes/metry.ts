@@ -13,6 +13,15 @@
  * rest shifts), and values can arrive late or be corrected (`isNull` and `correct` are read on
  * every request).
  *
+ * Streams (API Blueprint, group "Streams"): `POST /streams` pushes all history of the active meters
+ * into a new stream, `GET /streams[/{id}]`, `DELETE /streams/{id}`, and `POST /streams/{id}/consume`
+ * with ~19-digit offsets above 2^53 written as JSON number literals (never representable as a
+ * double, so a client that rounds one is caught: an offset the stream never handed out is
+ * refused with 400, how the real API treats one is not documented). Sending a greater offset
+ * commits `last_offset`; a consume while another one of the same stream is in flight gets 429
+ * (one consumer per stream); `pushToStreams` adds new values and re-pushes changed ones with
+ * `updated: true`; an exhausted stream answers an empty `records` list.
+ *
  * Meters are generated on demand from specs, so 10,000 of them cost no memory. Local-time
  * arithmetic here is deliberately written differently from the package's (a scan over UTC
  * instants), so the two check each other.
@@ -50,6 +59,30 @@ export interface FakeMeterSpec {
   /** A value Metry corrected: returned instead of the generated one when it gives a number. */
   correct?: (metric: string, granularity: Granularity, slotStartMs: number) => number | undefined;
 }
+
+/** A value pushed into the streams: meter index, metric, granularity, slot start and value. */
+export interface FakeStreamValue {
+  meter: number;
+  metric: string;
+  granularity: Granularity;
+  slot: number;
+  value: number | null;
+}
+
+interface FakeStream {
+  _id: string;
+  created: string;
+  granularity: Granularity | null;
+  lastOffset: bigint | null;
+  batches: { offset: bigint; records: unknown[] }[];
+  /** meter|metric|granularity|slot of every value pushed, to mark re-pushed values `updated`. */
+  pushed: Set<string>;
+  consuming: number;
+}
+
+/** Metry's example offset; every offset handed out is odd, so no double can hold one exactly. */
+const FIRST_OFFSET = 1552987235155131904n;
+const OFFSET_STEP = 1_000_003_251n;
 
 interface MeterGroup {
   first: number;
@@ -209,6 +242,12 @@ export class FakeMetry {
   /** Meters listed first, newest first (added at the front of the listing). */
   private front: number[] = [];
   private readonly removed = new Set<number>();
+  readonly streams: FakeStream[] = [];
+  /** Values per stream batch. */
+  streamBatchSize = 200;
+  private lastOffsetHandedOut = FIRST_OFFSET;
+  private readonly offsetsHandedOut = new Set<bigint>();
+  private consumeGate?: Promise<void>;
 
   constructor() {
     this.server.authCheck = (request) => {
@@ -227,6 +266,11 @@ export class FakeMetry {
       return this.consumption(ids, g, period, request);
     });
     this.server.on('GET', `${base}/consumptions/:id/:granularity/:period`, (request, [id, g, period]) => this.consumption([id], g, period, request));
+    this.server.on('POST', `${base}/streams`, (request) => this.createStream(request));
+    this.server.on('GET', `${base}/streams`, (request) => this.listStreams(request));
+    this.server.on('GET', `${base}/streams/:id`, (_request, [id]) => this.getStream(id));
+    this.server.on('DELETE', `${base}/streams/:id`, (_request, [id]) => this.deleteStream(id));
+    this.server.on('POST', `${base}/streams/:id/consume`, (request, [id]) => this.consume(id, request));
   }
 
   async start(): Promise<this> {
@@ -371,6 +415,143 @@ export class FakeMetry {
     };
   }
 
+  /** Holds every consume request until the returned function is called (a consumer "in the middle of a request"). */
+  holdConsume(): () => void {
+    let release!: () => void;
+    this.consumeGate = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.consumeGate = undefined;
+      release();
+    };
+  }
+
+  /** The offsets consume requests sent, as written (digits or `null`), oldest first. */
+  sentOffsets(streamId?: string): string[] {
+    return this.server
+      .requestsTo(/\/streams\/[^/]+\/consume$/)
+      .filter((r) => !streamId || r.path.includes(`/streams/${streamId}/`))
+      .map((r) => /"offset"\s*:\s*(null|-?[0-9][0-9.eE+-]*|"[^"]*")/.exec(r.body)?.[1] ?? 'absent');
+  }
+
+  /** The stream's committed offset, exact. */
+  lastOffsetOf(streamId: string): string | null {
+    const stream = this.streams.find((s) => s._id === streamId);
+    return stream?.lastOffset?.toString() ?? null;
+  }
+
+  /** Pushes values into every stream of their granularity, as Metry does when data arrives or changes. */
+  pushToStreams(values: FakeStreamValue[]): void {
+    for (const stream of this.streams) this.appendToStream(stream, values.filter((v) => stream.granularity === null || stream.granularity === v.granularity));
+  }
+
+  /** Every value the active meters have: what a new stream starts with. */
+  private history(granularity: Granularity | null): FakeStreamValue[] {
+    const values: FakeStreamValue[] = [];
+    const order = this.listingOrder();
+    for (let position = 0; position < order.count; position += 1) {
+      const index = order.at(position);
+      const spec = this.specAt(index)!;
+      if ((spec.box ?? 'active') !== 'active' || spec.forbidden) continue;
+      const tz = spec.timezone ?? 'Europe/Stockholm';
+      const from = Date.parse(spec.dataFrom ?? '2023-01-01T00:00:00+01:00');
+      const until = Date.parse(spec.dataUntil ?? '2024-01-01T00:00:00+01:00');
+      const valueAt = this.valueFor(spec, index);
+      for (const g of granularity ? [granularity] : (['month', 'day', 'hour'] as const)) {
+        for (const metric of spec.metrics ?? ['energy']) {
+          for (let slot = fakeSlots(periodIdOf(from, g, tz), g, tz)![0]; slot < until; slot = nextSlotEnd([slot], g, tz)) {
+            const value = valueAt(metric, g, slot);
+            if (value !== null) values.push({ meter: index, metric, granularity: g, slot, value });
+          }
+        }
+      }
+    }
+    return values;
+  }
+
+  private appendToStream(stream: FakeStream, values: FakeStreamValue[]): void {
+    const pushedAt = new Date().toISOString().replace('T', ' ').slice(0, 19);
+    for (let i = 0; i < values.length; i += this.streamBatchSize) {
+      const records = new Map<number, { meter: unknown; values: unknown[] }>();
+      for (const v of values.slice(i, i + this.streamBatchSize)) {
+        const tz = this.specAt(v.meter)?.timezone ?? 'Europe/Stockholm';
+        const key = `${v.meter}|${v.metric}|${v.granularity}|${v.slot}`;
+        const updated = stream.pushed.has(key);
+        stream.pushed.add(key);
+        let record = records.get(v.meter);
+        if (!record) records.set(v.meter, (record = { meter: { _id: FakeMetry.rootId(v.meter), ean: `7359992${String(v.meter).padStart(11, '0')}`, timezone: tz }, values: [] }));
+        record.values.push({ value: v.value, granularity: v.granularity, metric: v.metric, updated, period: periodIdOf(v.slot, v.granularity, tz), pushed_at: pushedAt });
+      }
+      this.lastOffsetHandedOut += OFFSET_STEP;
+      this.offsetsHandedOut.add(this.lastOffsetHandedOut);
+      stream.batches.push({ offset: this.lastOffsetHandedOut, records: [...records.values()] });
+    }
+  }
+
+  private streamObject(stream: FakeStream): Record<string, unknown> {
+    return { _id: stream._id, created: stream.created, holder_id: 'acc0000000000000000000001', client_id: null, resource: 'consumption', granularity: stream.granularity, last_offset: stream.lastOffset };
+  }
+
+  private createStream(request: RecordedRequest): FakeResponse {
+    let body: { resource?: unknown; granularity?: unknown };
+    try {
+      body = JSON.parse(request.body) as typeof body;
+    } catch {
+      return bad('Invalid JSON');
+    }
+    if (body.resource !== 'consumption' && body.resource !== 'invoices') return bad('resource must be consumption or invoices');
+    const granularity = body.granularity ?? null;
+    if (granularity !== null && granularity !== 'month' && granularity !== 'day' && granularity !== 'hour') return bad(`Invalid granularity ${String(granularity)}`);
+    const stream: FakeStream = { _id: `5c90afaf7755780${String(this.streams.length + 1).padStart(9, '0')}`, created: metryDate(Date.now()), granularity, lastOffset: null, batches: [], pushed: new Set(), consuming: 0 };
+    this.streams.push(stream);
+    // "When a stream is created, all historical data will be pushed through the stream."
+    this.appendToStream(stream, this.history(granularity));
+    return bigJson(ok(this.streamObject(stream)));
+  }
+
+  private listStreams(request: RecordedRequest): FakeResponse {
+    const q = request.query;
+    const matching = this.streams.filter((s) => (!q.has('resource') || q.get('resource') === 'consumption') && (!q.has('granularity') || String(s.granularity) === q.get('granularity')));
+    return bigJson(this.page(request, matching.map((s) => this.streamObject(s))));
+  }
+
+  private getStream(id: string): FakeResponse {
+    const stream = this.streams.find((s) => s._id === id);
+    return stream ? bigJson(ok(this.streamObject(stream))) : { status: 404, body: { code: 404, message: 'Resource not found' } };
+  }
+
+  private deleteStream(id: string): FakeResponse {
+    const index = this.streams.findIndex((s) => s._id === id);
+    if (index < 0) return { status: 404, body: { code: 404, message: 'Resource not found' } };
+    this.streams.splice(index, 1);
+    return { body: { code: 200, message: 'Deleted stream.' } };
+  }
+
+  private async consume(id: string, request: RecordedRequest): Promise<FakeResponse> {
+    const stream = this.streams.find((s) => s._id === id);
+    if (!stream) return { status: 404, body: { code: 404, message: 'Resource not found' } };
+    // "Only one client should consume one stream at a time … parallel requests … 429."
+    if (stream.consuming > 0) return { status: 429, body: { code: 429, message: 'Too many requests' } };
+    stream.consuming += 1;
+    try {
+      await this.consumeGate;
+    } finally {
+      stream.consuming -= 1;
+    }
+    const literal = /"offset"\s*:\s*(null|\d+)\s*[,}]/.exec(request.body);
+    if (/"offset"/.test(request.body) && !literal) return bad('offset must be a number or null');
+    let from = stream.lastOffset;
+    if (literal && literal[1] !== 'null') {
+      const offset = BigInt(literal[1]);
+      if (!this.offsetsHandedOut.has(offset)) return bad(`Unknown offset ${literal[1]}`);
+      // "last_offset … is updated after making a request with a greater offset value than last time."
+      if (stream.lastOffset === null || offset > stream.lastOffset) stream.lastOffset = offset;
+      from = offset;
+    }
+    const next = stream.batches.find((b) => from === null || b.offset > from);
+    const data = next ? { offset: next.offset, resource: 'consumption', records: next.records } : { offset: from, resource: 'consumption', records: [] };
+    return bigJson(ok(data));
+  }
+
   private takeToken(): FakeResponse | undefined {
     if (this.rateLimit <= 0) return undefined;
     const now = Date.now();
@@ -485,6 +666,12 @@ function nextSlotEnd(slots: number[], granularity: Granularity, tz: string): num
   if (granularity === 'month') return mo === 12 ? localStart(y + 1, 1, 1, 0, tz) : localStart(y, mo + 1, 1, 0, tz);
   const next = new Date(Date.UTC(y, mo - 1, d + 1));
   return localStart(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), 0, tz);
+}
+
+/** A response whose bigints are written as JSON number literals with every digit, as Metry writes offsets. */
+function bigJson(response: FakeResponse): FakeResponse {
+  const text = JSON.stringify(response.body, (_key, value: unknown) => (typeof value === 'bigint' ? `@@bigint:${value}@@` : value));
+  return { ...response, headers: { ...response.headers, 'Content-Type': 'application/json' }, body: text.replace(/"@@bigint:(\d+)@@"/g, '$1') };
 }
 
 function ok(data: unknown, extra: Record<string, unknown> = {}): FakeResponse {

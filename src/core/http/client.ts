@@ -59,6 +59,11 @@ export interface RequestOptions {
   query?: Record<string, QueryValue>;
   /** A JSON body. */
   json?: unknown;
+  /**
+   * A JSON body already written, sent as it is: for numbers JSON.stringify cannot write exactly,
+   * such as Metry stream offsets beyond 2^53 (kept as digit strings).
+   */
+  jsonText?: string;
   /** A form-encoded body (application/x-www-form-urlencoded). */
   form?: Record<string, string>;
   headers?: Record<string, string>;
@@ -279,9 +284,9 @@ export class ServiceHttpClient implements HttpRequester {
         headers,
         signal: AbortSignal.any([signal, deadline.signal]),
       };
-      if (options.json !== undefined) {
+      if (options.jsonText !== undefined || options.json !== undefined) {
         headers['Content-Type'] = 'application/json';
-        config.data = JSON.stringify(options.json);
+        config.data = options.jsonText ?? JSON.stringify(options.json);
       } else if (options.form) {
         headers['Content-Type'] = 'application/x-www-form-urlencoded';
         config.data = new URLSearchParams(options.form).toString();
