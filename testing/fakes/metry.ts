@@ -248,6 +248,7 @@ export class FakeMetry {
   private lastOffsetHandedOut = FIRST_OFFSET;
   private readonly offsetsHandedOut = new Set<bigint>();
   private consumeGate?: Promise<void>;
+  private streamsCreated = 0;
 
   constructor() {
     this.server.authCheck = (request) => {
@@ -501,7 +502,7 @@ export class FakeMetry {
     if (body.resource !== 'consumption' && body.resource !== 'invoices') return bad('resource must be consumption or invoices');
     const granularity = body.granularity ?? null;
     if (granularity !== null && granularity !== 'month' && granularity !== 'day' && granularity !== 'hour') return bad(`Invalid granularity ${String(granularity)}`);
-    const stream: FakeStream = { _id: `5c90afaf7755780${String(this.streams.length + 1).padStart(9, '0')}`, created: metryDate(Date.now()), granularity, lastOffset: null, batches: [], pushed: new Set(), consuming: 0 };
+    const stream: FakeStream = { _id: `5c90afaf7755780${String((this.streamsCreated += 1)).padStart(9, '0')}`, created: metryDate(Date.now()), granularity, lastOffset: null, batches: [], pushed: new Set(), consuming: 0 };
     this.streams.push(stream);
     // "When a stream is created, all historical data will be pushed through the stream."
     this.appendToStream(stream, this.history(granularity));

@@ -153,29 +153,40 @@ export class StreamController {
 
   private async run(): Promise<void> {
     const client = await this.attempt(async () => new MetryStreamClient(this.host.requester()));
-    const opened = client && (await this.attempt(() => this.open(client)));
-    if (!client || !opened) return;
-    let offset = opened.lastOffset;
+    while (client && !this.closed) {
+      const opened = await this.attempt(() => this.open(client));
+      if (!opened || !(await this.read(client, opened))) return;
+      // The stream is gone (deleted in Metry): find or make the account's stream again, after a
+      // wait, so a stream Metry lists but will not serve is not asked for in a tight loop.
+      if (!(await this.sleep(this.requestRetries.nextDelay()))) return;
+    }
+  }
+
+  /** Reads a stream batch after batch; false when the node stops, true when the stream is gone. */
+  private async read(client: MetryStreamClient, stream: MetryStream): Promise<boolean> {
+    let offset = stream.lastOffset;
     while (!this.closed) {
       this.host.status(statusView('working', 'consuming'));
-      const batch = await this.attempt(() => this.consume(client, opened.id, offset));
-      if (!batch) return;
+      const batch = await this.attempt(() => this.consume(client, stream.id, offset));
+      if (!batch) return false;
+      if (batch === 'gone') return true;
       if (batch.records.length === 0) {
         // Nothing to store: a later offset from an empty answer commits nothing unconfirmed.
         if (batch.offset !== null && (offset === null || offsetAfter(batch.offset, offset))) offset = batch.offset;
         this.host.status(statusView('success', 'idle', { readings: this.stored }));
-        if (!(await this.sleep(this.settings.idleMs))) return;
+        if (!(await this.sleep(this.settings.idleMs))) return false;
         continue;
       }
-      const outcome = await this.deliver(opened.id, batch as StreamBatch & { offset: string });
-      if (outcome.kind === 'closed') return;
+      const outcome = await this.deliver(stream.id, batch as StreamBatch & { offset: string });
+      if (outcome.kind === 'closed') return false;
       if (outcome.kind === 'stored') {
         offset = batch.offset;
         this.storageRetries.reset();
         continue;
       }
-      if (!(await this.sleep(this.notStored(outcome, batch.offset!)))) return;
+      if (!(await this.sleep(this.notStored(outcome, batch.offset!)))) return false;
     }
+    return false;
   }
 
   private async open(client: MetryStreamClient): Promise<MetryStream> {
@@ -191,8 +202,15 @@ export class StreamController {
     return stream;
   }
 
-  private async consume(client: MetryStreamClient, id: string, offset: string | null): Promise<StreamBatch> {
-    const batch = await client.consume(id, offset, this.lifetime.signal);
+  private async consume(client: MetryStreamClient, id: string, offset: string | null): Promise<StreamBatch | 'gone'> {
+    let batch: StreamBatch;
+    try {
+      batch = await client.consume(id, offset, this.lifetime.signal);
+    } catch (error) {
+      if (!isServiceError(error) || error.code !== 'NOT_FOUND') throw error;
+      this.host.warn(`Metry stream ${id} no longer exists (deleted?). Looking for the account's consumption stream again, or creating one: a new stream starts with all history, which the upsert stores again harmlessly.`);
+      return 'gone';
+    }
     if (batch.records.length > 0 && offset !== null && !offsetAfter(batch.offset!, offset)) {
       throw Object.assign(new Error(`Metry sent a stream batch with offset ${batch.offset}, not after ${offset}: sending it would commit nothing, so the stream would never move on. Report this to Metry.`), { code: 'INVALID_RESPONSE' });
     }

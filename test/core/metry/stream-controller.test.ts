@@ -325,6 +325,23 @@ describe('metry-stream without Node-RED', () => {
     assert.equal(metry.lastOffsetOf(metry.streams[0]._id), message.streamBatch.offset, 'the batch goes on: nothing blocks');
   });
 
+  it('finds or creates the stream again when it was deleted in Metry', async () => {
+    const { controller, out } = start({ idleMs: 60_000 });
+    for (let n = 1; n <= 3; n += 1) confirm(controller, await out.delivery(n));
+    await until(() => out.statuses.at(-1)?.key === 'idle', 'the idle status');
+    const gone = metry.streams[0]._id;
+    await client.request({ method: 'DELETE', path: `/streams/${gone}` });
+    clock.advance(60_000);
+    await clock.whenTimers(1);
+    assert.match(out.warnings.at(-1)!, new RegExp(`Metry stream ${gone} no longer exists`));
+    assert.deepEqual(clock.pendingDelays(), [5_000], 'not in a tight loop');
+    clock.advance(5_000);
+    const [again] = await out.delivery(4);
+    assert.notEqual(again.streamBatch.streamId, gone);
+    assert.deepEqual(metry.streams.map((s) => s._id), [again.streamBatch.streamId]);
+    assert.equal(again.payload[0].start, '2023-12-01T00:00:00+01:00', 'a new stream starts with all history');
+  });
+
   it('refuses settings Metry or the flow cannot work with, naming the field', () => {
     assert.deepEqual(readStreamSettings({}), { granularity: 'day', maxReadings: 1000, confirmTimeoutMs: 120_000, idleMs: 300_000 });
     assert.equal(readStreamSettings({ granularity: 'all' }).granularity, null);
