@@ -8,7 +8,8 @@ import type { Clock } from '../runtime/clock';
 import { errorStatus, type StatusView } from '../runtime/status';
 import type { HttpRequester } from '../http/client';
 import { toIsoWithOffset } from '../readings';
-import { RETRY_HINT, classifyFailure, isStored, repeatedFailureError, sendPost } from './api';
+import { isServiceError } from '../http/errors';
+import { RETRY_HINT, V2_PATH, classifyFailure, isStored, repeatedFailureError, sendPost } from './api';
 import { DeadLetterFile, deadLetterFilePath } from './dead-letters';
 import { DeliveryWorker, type DeliveryState } from './delivery';
 import type { DsmrReaderError } from './errors';
@@ -61,6 +62,7 @@ export class DsmrReaderOutController {
   private shown = { signature: '', kind: '', at: -Infinity };
   /** Reasons already logged for sending a telegram as a v2 reading (`v1-v2` mode). */
   private readonly viaLogged = new Set<string>();
+  private checkWarned = false;
 
   constructor(
     private readonly settings: DsmrReaderOutSettings,
@@ -117,7 +119,7 @@ export class DsmrReaderOutController {
       retry: settings.retry,
       pauseProbeMs: settings.pauseProbeMs,
       send: (item, signal) => sendPost(this.lease().requester, this.lease().baseUrl, item.data, signal),
-      isStored: (item, signal) => isStored(this.lease().requester, this.lease().baseUrl, item.data, signal),
+      isStored: (item, signal) => this.isStored(item, signal),
       needsCheck: (item) => item.data.verify === true,
       classify: (error, item) => {
         const verdict = classifyFailure(error, item.data);
@@ -139,6 +141,24 @@ export class DsmrReaderOutController {
     worker.start();
     this.showStatus(worker.state);
     return this.opened;
+  }
+
+  /**
+   * Asks DSMR-reader whether it stored an item. A server (or reverse proxy) without the v2 list
+   * endpoint (404/405) cannot tell: the item is sent again, with a warning once, because holding
+   * the queue forever would be worse than a possible duplicate.
+   */
+  private async isStored(item: QueueItem<DsmrReaderPost>, signal: AbortSignal): Promise<boolean | undefined> {
+    try {
+      return await isStored(this.lease().requester, this.lease().baseUrl, item.data, signal);
+    } catch (error) {
+      if (!isServiceError(error) || (error.status !== 404 && error.status !== 405)) throw error;
+      if (!this.checkWarned) {
+        this.checkWarned = true;
+        this.host.warn(`DSMR-reader answered HTTP ${error.status} to GET ${V2_PATH}, so the node cannot check whether a post that timed out was stored, and sends it again; DSMR-reader may then store it twice. Make the v2 API reachable at the base URL (a reverse proxy may pass only /api/v1).`);
+      }
+      return undefined;
+    }
   }
 
   private lease(): ServerLease {

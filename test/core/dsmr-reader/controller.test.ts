@@ -151,4 +151,21 @@ describe('DsmrReaderOutController without Node-RED', () => {
     assert.equal(fake.rows[0].fields.electricity_delivered_1, '100.000');
     assert.equal(logs.filter((line) => /sent as v2 readings when/.test(line)).length, 2, 'one line per distinct reason');
   });
+
+  it('sends an uncertain item again, with one warning, when DSMR-reader offers no v2 list endpoint to check it', GUARD, async () => {
+    await controller.close();
+    await client.close();
+    client = new ServiceHttpClient({ service: 'dsmr-reader', baseURL: fake.url, auth: headerAuth('X-AUTHKEY', KEY), clock, timeoutMs: 200, maxConcurrent: 1 });
+    start();
+    fake.holdAnswers();
+    await controller.handle({ telegram: numberedTelegram(1) });
+    await fake.whenStored(1);
+    await clock.whenTimers(1);
+    fake.thaw();
+    fake.backend.fail({ kind: 'status', status: 404, body: { detail: 'Not found.' } }, 1, /\/api\/v2\//);
+    clock.advance(60_000);
+    await fake.whenStored(2);
+    assert.deepEqual(fake.requests.map((r) => r.method), ['POST', 'GET', 'POST']);
+    assert.equal(warnings.filter((w) => /cannot check whether a post that timed out was stored/.test(w)).length, 1);
+  });
 });
