@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
+import { editorDefinition } from '../../testing/editor-definition';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../../testing/runtime';
 import { delay } from '../../testing/fake-server';
@@ -375,13 +375,9 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     let definition: { defaults: Record<string, { value?: unknown; validate?: Validator; filter?: (config: unknown) => boolean; type?: string; required?: boolean }>; category: string; icon: string; inputs: number; outputs: number; label: (this: Record<string, unknown>) => string };
 
     before(() => {
-      const html = fs.readFileSync(path.join(repoRoot, 'nodes', 'intellimeter-data.html'), 'utf8');
-      const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
-      const registered: Record<string, unknown> = {};
       // The dialog is closed: no inputs exist, so validators read the node's own properties.
       const jquery = () => ({ length: 0, val: () => undefined, is: () => false });
-      vm.runInNewContext(script, { RED: { nodes: { registerType: (type: string, def: unknown) => (registered[type] = def) } }, $: jquery, Intl });
-      definition = registered['intellimeter-data'] as typeof definition;
+      definition = editorDefinition<typeof definition>('intellimeter-data', jquery, { Intl });
     });
 
     function valid(property: string, value: unknown, node: Record<string, unknown> = {}): boolean {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
+import { editorDefinition } from '../../testing/editor-definition';
 import type { NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../../testing/runtime';
 import { delay } from '../../testing/fake-server';
@@ -325,13 +325,9 @@ describe('utilityapi-historical in the Node-RED runtime', () => {
     let definition: { defaults: Record<string, { validate?: Validator; filter?: (config: unknown) => boolean; type?: string; required?: boolean }>; outputs: number; category: string; icon: string };
 
     before(() => {
-      const html = fs.readFileSync(path.join(repoRoot, 'nodes', 'utilityapi-historical.html'), 'utf8');
-      const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
-      const registered: Record<string, unknown> = {};
       // The dialog is closed: no inputs exist, so validators read the node's own properties.
       const jquery = () => ({ length: 0, val: () => undefined });
-      vm.runInNewContext(script, { RED: { nodes: { registerType: (type: string, def: unknown) => (registered[type] = def) } }, $: jquery });
-      definition = registered['utilityapi-historical'] as typeof definition;
+      definition = editorDefinition<typeof definition>('utilityapi-historical', jquery);
     });
 
     function valid(property: string, value: unknown, node: Record<string, unknown> = {}): boolean {
