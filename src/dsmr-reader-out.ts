@@ -2,9 +2,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DsmrReaderOutController, readDsmrReaderOutSettings } from './core/dsmr-reader';
-import { errorStatus, shortStatusText, type StatusView } from './core/runtime/status';
+import { errorStatus, type StatusView } from './core/runtime/status';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { clockFrom, onClose, onInput, reportError } from './node-red/node-kit';
+import { clockFrom, onClose, onInput, reportError, toNodeStatus } from './node-red/node-kit';
 
 interface DsmrReaderOutDef extends NodeDef {
   server: string;
@@ -25,10 +25,7 @@ export = function register(RED: NodeAPI): void {
   function DsmrReaderOut(this: Node, config: DsmrReaderOutDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
-    const showStatus = (view: StatusView): void => {
-      const text = RED._(`dsmr-reader-out.status.${view.key}`, view.params ?? {});
-      node.status({ fill: view.fill, shape: view.shape, text: shortStatusText(text) });
-    };
+    const showStatus = (view: StatusView): void => node.status(toNodeStatus(RED, 'dsmr-reader-out', view));
 
     let settings: ReturnType<typeof readDsmrReaderOutSettings>;
     try {

@@ -14,6 +14,7 @@
  */
 import type { HttpRequester, HttpResponse } from '../http/client';
 import { isServiceError, type ServiceError } from '../http/errors';
+import { isConfigError } from '../runtime/options';
 import { DsmrReaderError } from './errors';
 import { postTimestamp, type DsmrReaderPost } from './prepare';
 import { neededDsmrVersion } from './telegram';
@@ -83,6 +84,10 @@ const RESUME = 'sending resumes by itself (checked every few minutes) or at the 
 export function classifyFailure(error: unknown, post: DsmrReaderPost): DsmrReaderError {
   const api = post.api;
   const item = api === 'v1' ? 'telegram' : 'reading';
+  if (isConfigError(error)) {
+    // The config node refused a setting at deploy; its error names the field.
+    return new DsmrReaderError(`${error.message} ${KEPT} until the config node is fixed and deployed.`, { code: 'DELIVERY', action: 'pause', statusText: 'config', cause: error });
+  }
   if (!isServiceError(error)) {
     const reason = error instanceof Error ? error.message : String(error);
     return new DsmrReaderError(`Delivering to DSMR-reader failed unexpectedly (${reason}). The ${item} stays queued and is retried.`, { code: 'DELIVERY', action: 'retry', statusText: 'error', cause: error });

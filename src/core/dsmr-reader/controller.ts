@@ -173,7 +173,9 @@ export class DsmrReaderOutController {
 
   private async push(post: DsmrReaderPost): Promise<void> {
     const { queue } = await this.ready;
-    const { dropped } = await queue.push(post);
+    const { dropped, compactionError } = await queue.push(post);
+    // Queued safely, but the file could not be compacted (disk nearly full): worth knowing early.
+    if (compactionError) this.host.warn(compactionError.message);
     if (dropped.length > 0) {
       this.host.warn(
         `The queue is full (${queue.maxItems} items or ${(queue.maxBytes / 1048576).toFixed(1)} MB): dropped the oldest ${dropped.length} item(s), queued ${new Date(dropped[0].queuedAt).toISOString()}; ${queue.dropped} dropped since the node started. Raise the queue limits or bring DSMR-reader back.`,

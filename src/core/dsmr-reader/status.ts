@@ -32,16 +32,17 @@ function clockTime(ms: number): string {
 export function deliveryStatus(state: DeliveryState, deadLetters = 0): StatusView {
   const dropped = state.dropped;
   const withDropped = dropped > 0 ? 'Dropped' : '';
-  const code = state.lastError?.statusText ?? '?';
+  // Not `code`: an error-kind view with a `code` shows only that code (node-kit toNodeStatus).
+  const reason = state.lastError?.statusText ?? '?';
   const queued = state.queued;
-  if (state.phase === 'paused') return statusView('error', `paused${withDropped}`, { code, queued, dropped });
-  if (state.phase === 'backoff') return statusView('retrying', `queued${withDropped}`, { code, queued, dropped });
+  if (state.phase === 'paused') return statusView('error', `paused${withDropped}`, { reason, queued, dropped });
+  if (state.phase === 'backoff') return statusView('retrying', `queued${withDropped}`, { reason, queued, dropped });
   // One item in flight while the server answers is the normal state: no need to flash "sending 1".
   if (queued > 1 || (queued === 1 && state.lastDeliveredAt === undefined)) {
     return statusView(dropped > 0 ? 'warning' : 'working', `sending${withDropped}`, { queued, dropped });
   }
   // An item went to the dead-letter file and nothing was delivered since: the user should look.
-  if (state.lastError && state.deadLettered > 0) return statusView('error', 'deadLettered', { code });
+  if (state.lastError && state.deadLettered > 0) return statusView('error', 'deadLettered', { reason });
   if (deadLetters > 0) return statusView('warning', 'deadLetters', { dead: deadLetters });
   if (state.lastDeliveredAt !== undefined) {
     return statusView(dropped > 0 ? 'warning' : 'success', `delivered${withDropped}`, { time: clockTime(state.lastDeliveredAt), dropped });

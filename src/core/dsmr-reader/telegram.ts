@@ -109,6 +109,10 @@ export function parseForV1(normalised: NormalisedTelegram): ParsedTelegram {
   try {
     return parseTelegram(normalised.telegram, { crc: 'strict' });
   } catch (error) {
+    if (isDsmrError(error) && error.code === 'CRC_MISMATCH') {
+      // E.g. a DSMR 4/5 telegram whose CRC line is missing: the package's parser calls it damaged.
+      throw new DsmrReaderError(`${error.message} It was not sent to DSMR-reader.`, { code: 'CRC_MISMATCH', statusText: 'crc', cause: error });
+    }
     const reason = isDsmrError(error) ? error.message : String((error as Error)?.message ?? error);
     throw new DsmrReaderError(`The telegram cannot be read as a DSMR telegram, so DSMR-reader could not store it either: ${reason} It was not sent.`, { code: 'MALFORMED', cause: error });
   }

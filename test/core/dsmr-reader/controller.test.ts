@@ -101,7 +101,7 @@ describe('DsmrReaderOutController without Node-RED', () => {
     fake.unavailable = 503;
     for (let n = 0; n < 40; n += 1) await controller.handle({ telegram: numberedTelegram(n) });
     await clock.whenTimers(1);
-    assert.deepEqual(statuses.at(-1), { kind: 'retrying', fill: 'yellow', shape: 'ring', key: 'queued', params: { code: '503', queued: 40, dropped: 0 } });
+    assert.deepEqual(statuses.at(-1), { kind: 'retrying', fill: 'yellow', shape: 'ring', key: 'queued', params: { reason: '503', queued: 40, dropped: 0 } });
     fake.unavailable = false;
     const before = statuses.length;
     clock.advance(60_000);

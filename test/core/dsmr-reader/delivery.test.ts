@@ -86,10 +86,10 @@ describe('DSMR-reader endpoints and answers', () => {
 
   it('shows queue length, last error, pause and dead letters as catalog keys with parameters', () => {
     const base: DeliveryState = { phase: 'backoff', queued: 12, queuedBytes: 0, dropped: 0, delivered: 0, deadLettered: 0, alreadyStored: 0, failedAttempts: 3, lastError: new DsmrReaderError('x', { code: 'DELIVERY', status: 503, action: 'retry' }) };
-    assert.deepEqual(deliveryStatus(base), { kind: 'retrying', fill: 'yellow', shape: 'ring', key: 'queued', params: { code: '503', queued: 12, dropped: 0 } });
+    assert.deepEqual(deliveryStatus(base), { kind: 'retrying', fill: 'yellow', shape: 'ring', key: 'queued', params: { reason: '503', queued: 12, dropped: 0 } });
     assert.equal(deliveryStatus({ ...base, dropped: 4 }).key, 'queuedDropped');
     const paused = deliveryStatus({ ...base, phase: 'paused', lastError: new DsmrReaderError('x', { code: 'DELIVERY', status: 403, action: 'pause' }) });
-    assert.deepEqual([paused.fill, paused.shape, paused.key, paused.params?.code], ['red', 'ring', 'paused', '403']);
+    assert.deepEqual([paused.fill, paused.shape, paused.key, paused.params?.reason], ['red', 'ring', 'paused', '403']);
     const delivered = deliveryStatus({ ...base, phase: 'idle', queued: 0, lastError: undefined, lastDeliveredAt: Date.UTC(2024, 0, 1, 12) });
     assert.equal(delivered.key, 'delivered');
     assert.match(String(delivered.params?.time), /^\d\d:\d\d:\d\d$/);

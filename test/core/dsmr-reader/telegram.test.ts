@@ -214,8 +214,10 @@ describe('v1: what DSMR-reader would store wrongly goes to v2 or is refused', ()
     assert.equal(v2Reading(preparePost('v1-v2', { telegram: LONGER_REGISTER })).electricity_delivered_1, 4512.734);
   });
 
-  it('a DSMR 4+ telegram without CRC: no dsmr_version setting stores it right, so it goes to v2', () => {
-    const lines = DSMR5_LINES.filter((line) => !line.startsWith('0-2:'));
+  it('a telegram with a timestamp but without CRC: no dsmr_version setting stores it right, so it goes to v2', () => {
+    // Without a version line: with one (DSMR 4/5 always send a CRC), the parser calls the missing CRC damage.
+    const lines = DSMR5_LINES.filter((line) => !line.startsWith('0-2:') && !line.startsWith('1-3:0.2.8'));
+    assert.throws(() => preparePost('v1-v2', { telegram: withoutCrc(DSMR5_LINES) }), (error: Error & { code?: string }) => error.code === 'CRC_MISMATCH' && /not sent/.test(error.message));
     const noCrc = withoutCrc(lines);
     assert.equal(verdict(noCrc, 4), 'parse-error');
     assert.equal(stored(noCrc, 3).timestamp, SERVER_NOW, 'the v2/3 setting ignores the timestamp');
