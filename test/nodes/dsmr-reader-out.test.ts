@@ -7,8 +7,10 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../../testing/runtime';
 import { DsmrReaderFake } from '../../testing/fakes/dsmr-reader';
 import { ManualClock } from '../../testing/manual-clock';
+import { editorDefinition } from '../../testing/editor-definition';
 import { parseTelegram } from '../../src/core/dsmr';
 import { PersistentQueue } from '../../src/core/dsmr-reader/queue';
+import { readDsmrReaderOutSettings } from '../../src/core/dsmr-reader/settings';
 import { BELGIAN, CONFUSING_TIMESTAMP, DSMR22, DSMR5, DSMR5_LINES, NORDIC, WATER_ONLY, WH_UNITS, numberedTelegram, withCrc } from '../../testing/dsmr-telegrams';
 
 const KEY = 'dsmr-reader-key-2c4e6a8b0d1f3e5a7c9b';
@@ -496,5 +498,33 @@ describe('dsmr-reader-out in the Node-RED runtime', () => {
     useSettings({ userDir: undefined });
     await load();
     assert.ok(warnings().some((w) => /no user directory setting/.test(w) && w.includes(os.tmpdir())));
+  });
+});
+
+describe('dsmr-reader-out editor validation', () => {
+  type Validate = (this: Record<string, unknown>, value: unknown) => boolean;
+  const definition = editorDefinition<{ defaults: Record<string, { validate?: Validate }> }>('dsmr-reader-out', () => ({ length: 0, val: () => undefined }));
+  const valid = (property: string, value: unknown, node: Record<string, unknown> = {}) => definition.defaults[property].validate!.call(node, value);
+  const runtimeAccepts = (config: Record<string, unknown>) => {
+    try {
+      readDsmrReaderOutSettings(config);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('accepts in the editor exactly what the runtime accepts at deploy', () => {
+    const cases: Array<[string, unknown, Record<string, unknown>?]> = [
+      ['apiVersion', 'v1'], ['apiVersion', 'v1-v2'], ['apiVersion', 'v2'], ['apiVersion', 'v3'],
+      ['queueMaxItems', ''], ['queueMaxItems', '1'], ['queueMaxItems', '0'], ['queueMaxItems', '2.5'], ['queueMaxItems', '10000001'],
+      ['queueMaxMb', '0.1'], ['queueMaxMb', '0.05'], ['queueMaxMb', '10240'], ['queueMaxMb', '10241'],
+      ['retryBaseSeconds', '0.1'], ['retryBaseSeconds', '0'], ['retryBaseSeconds', '3601'],
+      ['retryMaxSeconds', '60'], ['retryMaxSeconds', '0.5'], ['retryMaxSeconds', '86401'], ['retryMaxSeconds', '10', { retryBaseSeconds: '30' }],
+    ];
+    for (const [property, value, node = {}] of cases) {
+      const config = { ...node, [property]: value };
+      assert.equal(valid(property, value, node), runtimeAccepts(config), `${property} = ${String(value)}`);
+    }
   });
 });
