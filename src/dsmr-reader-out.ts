@@ -16,7 +16,7 @@ interface DsmrReaderOutDef extends NodeDef {
 }
 
 /** `dsmrReaderOutQueueDir` puts the queues somewhere other than `<userDir>/dsmr-reader-out`. */
-interface DsmrReaderOutSettings {
+interface QueueDirSettings {
   userDir?: string;
   dsmrReaderOutQueueDir?: string;
 }
@@ -38,7 +38,7 @@ export = function register(RED: NodeAPI): void {
       return;
     }
 
-    const runtimeSettings = RED.settings as unknown as DsmrReaderOutSettings;
+    const runtimeSettings = RED.settings as unknown as QueueDirSettings;
     let dir = runtimeSettings.dsmrReaderOutQueueDir;
     if (!dir && runtimeSettings.userDir) dir = path.join(runtimeSettings.userDir, 'dsmr-reader-out');
     if (!dir) {
