@@ -11,6 +11,7 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { syncDirectory, writeFully } from '../durable-files';
 
 export interface DeadLetter<T> {
   /** When the item was moved here, ISO 8601. */
@@ -78,13 +79,7 @@ export class DeadLetterFile<T> {
       if (this.size + line.length > this.maxBytes) return false;
       const handle = await this.open();
       try {
-        let offset = 0;
-        while (offset < line.length) {
-          const { bytesWritten } = await handle.write(line, offset, line.length - offset);
-          // A write that makes no progress would loop forever: the disk is full.
-          if (bytesWritten <= 0) throw new Error('no bytes written');
-          offset += bytesWritten;
-        }
+        await writeFully(handle, line);
         await handle.sync();
       } catch (error) {
         // Never leave half a line for the next one to be glued to.
@@ -186,18 +181,6 @@ async function readOrEmpty(file: string): Promise<string> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
     throw ioError('read', file, error);
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory.
-  } finally {
-    await handle?.close().catch(() => undefined);
   }
 }
 
