@@ -6,6 +6,7 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { isServiceError } from '../core/http/errors';
 import { systemClock, type Clock } from '../core/runtime/clock';
+import { shortStatusText, type StatusView } from '../core/runtime/status';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
@@ -113,4 +114,12 @@ export function evaluateProperty(RED: NodeAPI, value: string, type: string, node
  */
 export function clockFrom(RED: NodeAPI): Clock {
   return (RED.settings as unknown as { energyExportClock?: Clock }).energyExportClock ?? systemClock;
+}
+
+/**
+ * Shows a status decided by a core module (src/core/runtime/status.ts); its text comes from the
+ * node's message catalog, `<node-type>.status.<key>`, so `nl` works.
+ */
+export function showStatus(node: Node, RED: NodeAPI, view: StatusView): void {
+  node.status({ fill: view.fill, shape: view.shape, text: shortStatusText(RED._(`${node.type}.status.${view.key}`, view.params)) });
 }

@@ -1,0 +1,88 @@
+/**
+ * UtilityAPI's lists (meters, intervals) hand out more than 1,000 results page by page: each page
+ * carries a `next` link, null on the last. The documentation does not say whether the link is
+ * absolute (service-contracts §2.6 item 7), so it is resolved against the URL of the response that
+ * carried it (RFC 3986 §5), as a browser would: `https://…/intervals?after=9`, `/api/v2/intervals?…`,
+ * `intervals?…` and `?after=9` all lead to the same page. Appending it to the base URL instead
+ * turned `/api/v2/intervals?…` into `/api/v2/api/v2/intervals?…`, a 404.
+ */
+import type { HttpRequester, HttpResponse, QueryValue, RetryEvent } from '../http/client';
+import { ServiceError } from '../http/errors';
+
+/** A `next` link as an absolute URL, or undefined when there is no next page. */
+export function resolveNextLink(next: unknown, responseUrl: string): string | undefined {
+  if (typeof next !== 'string' || next.trim() === '') return undefined;
+  return new URL(next.trim(), responseUrl).toString();
+}
+
+/**
+ * The base URL of the shared client behind a requester (the client itself, or a node's lease on
+ * it). Needed to know the URL of a first page, which the response does not carry.
+ */
+function baseUrlOf(client: HttpRequester): string {
+  const candidate = client as { baseURL?: unknown; client?: { baseURL?: unknown } };
+  const base = typeof candidate.baseURL === 'string' ? candidate.baseURL : candidate.client?.baseURL;
+  if (typeof base !== 'string') throw new TypeError('UtilityAPI paging needs the client\'s base URL');
+  return base;
+}
+
+/** The absolute URL a request for `path` and `query` goes to, built as the HTTP client builds it. */
+export function requestUrl(client: HttpRequester, path: string, query: Record<string, QueryValue> = {}): string {
+  const url = new URL(`${baseUrlOf(client).replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`);
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  return url.toString();
+}
+
+/** The URL that answered: the client's own record of it when it keeps one, else the URL asked for. */
+function urlOfResponse(response: HttpResponse<unknown>, asked: string): string {
+  const url = (response as { url?: unknown }).url;
+  return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : asked;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  /** 1 for the first page. */
+  index: number;
+  /** No `next` link: nothing follows. */
+  last: boolean;
+}
+
+export interface ListRequest {
+  path: string;
+  query?: Record<string, QueryValue>;
+  /** A few words for error texts, e.g. "fetching interval data". */
+  what: string;
+  signal?: AbortSignal;
+  onRetry?: (event: RetryEvent) => void;
+  /** Guard against a `next` link that never ends. */
+  maxPages?: number;
+}
+
+/**
+ * Every page of one list, one request at a time, so a caller can hand each page on before the
+ * next is asked for. `read` takes a page's items and `next` link out of the body (and throws for
+ * a body that is no such list).
+ */
+export async function* listPages<T>(client: HttpRequester, request: ListRequest, read: (body: unknown) => { items: T[]; next?: unknown }): AsyncGenerator<ListPage<T>, void, undefined> {
+  const maxPages = request.maxPages ?? 100_000;
+  let path = request.path;
+  let query: Record<string, QueryValue> | undefined = request.query;
+  let asked = requestUrl(client, path, query);
+  for (let index = 1; ; index += 1) {
+    const response = await client.request<unknown>({ path, query, responseType: 'json', what: request.what, signal: request.signal, onRetry: request.onRetry });
+    const { items, next } = read(response.data);
+    const nextUrl = resolveNextLink(next, urlOfResponse(response, asked));
+    yield { items, index, last: nextUrl === undefined };
+    if (nextUrl === undefined) return;
+    if (index >= maxPages) {
+      throw new ServiceError(`UtilityAPI kept returning a next page (stopped after ${maxPages} pages while ${request.what}). Narrow the request, e.g. a shorter interval window.`, { code: 'INVALID_RESPONSE', service: 'utilityapi' });
+    }
+    // The link is followed as it is: it already holds every filter of the first request.
+    path = nextUrl;
+    query = undefined;
+    asked = nextUrl;
+  }
+}
