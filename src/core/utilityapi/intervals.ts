@@ -76,6 +76,8 @@ export async function* intervalPages(client: HttpRequester, meterUid: string, qu
   try {
     for await (const page of pages) {
       const readings = page.items.flatMap((block) => intervalBlockToReadings(block, meterUid));
+      // The raw Interval objects are not needed once converted: a page holds tens of thousands of readings.
+      page.items.length = 0;
       yield { meterUid, index: page.index, last: page.last, readings, reached: readings.at(-1)?.start };
     }
   } catch (error) {

@@ -72,9 +72,11 @@ export async function* listPages<T>(client: HttpRequester, request: ListRequest,
   let query: Record<string, QueryValue> | undefined = request.query;
   let asked = requestUrl(client, path, query);
   for (let index = 1; ; index += 1) {
-    const response = await client.request<unknown>({ path, query, responseType: 'json', what: request.what, signal: request.signal, onRetry: request.onRetry });
+    let response: HttpResponse<unknown> | undefined = await client.request<unknown>({ path, query, responseType: 'json', what: request.what, signal: request.signal, onRetry: request.onRetry });
     const { items, next } = read(response.data);
     const nextUrl = resolveNextLink(next, urlOfResponse(response, asked));
+    // Only the items are handed on: the caller may release them while the page is still being handled.
+    response = undefined;
     yield { items, index, last: nextUrl === undefined };
     if (nextUrl === undefined) return;
     if (index >= maxPages) {
