@@ -5,12 +5,14 @@ import { DataController, resultFields } from './core/intellimeter/data-controlle
 import { DataSettings, IntellimeterDataConfig, OperationInput, readDataSettings } from './core/intellimeter/operation';
 import { intellimeterSessionOf } from './core/intellimeter/session';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { clockFrom, errorCode, evaluateProperty, onClose, onInput, reportError, showStatus, status, toError } from './node-red/node-kit';
+import { errorStatus } from './core/runtime/status';
+import { clockFrom, errorCode, evaluateProperty, onClose, onInput, reportError, toError, toNodeStatus } from './node-red/node-kit';
 
 interface IntellimeterDataDef extends NodeDef, IntellimeterDataConfig {
   server: string;
 }
 
+const TYPE = 'intellimeter-data';
 const SEEN_KEY = 'intellimeterNewestSeen';
 
 export = function register(RED: NodeAPI): void {
@@ -32,12 +34,12 @@ export = function register(RED: NodeAPI): void {
         settings,
         clock: clockFrom(RED),
         memory: { get: () => node.context().get(SEEN_KEY), set: (state) => node.context().set(SEEN_KEY, state) },
-        status: (view) => showStatus(node, RED, view),
+        status: (view) => node.status(toNodeStatus(RED, TYPE, view)),
         warn: (key, params) => node.warn(RED._(`intellimeter-data.warn.${key}`, params)),
       });
     } catch (error) {
       setupError = toError(error);
-      node.status(status.error('config'));
+      node.status(toNodeStatus(RED, TYPE, errorStatus('config')));
       reportError(node, setupError);
     }
 
@@ -60,7 +62,7 @@ export = function register(RED: NodeAPI): void {
     controller?.startPolling(
       (result) => node.send(resultFields(result) as NodeMessage),
       (error, report) => {
-        node.status(status.error(errorCode(error)));
+        node.status(toNodeStatus(RED, TYPE, errorStatus(errorCode(error))));
         if (report) reportError(node, error, { payload: [], errorCode: (error as { code?: unknown }).code });
       },
     );
@@ -74,5 +76,5 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('intellimeter-data', IntellimeterData as unknown as (this: Node, def: NodeDef) => void);
+  RED.nodes.registerType(TYPE, IntellimeterData as unknown as (this: Node, def: NodeDef) => void);
 };

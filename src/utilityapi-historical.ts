@@ -4,7 +4,8 @@ import { runHistoricalCollection } from './core/utilityapi/historical-run';
 import { parseCollectionDuration, parseMeterUids, parseWindow, sourceName } from './core/utilityapi/request';
 import { HistoricalConfig, HistoricalSettings, readHistoricalSettings } from './core/utilityapi/settings';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { clockFrom, evaluateProperty, onClose, onInput, reportError, showStatus, status, toError } from './node-red/node-kit';
+import { errorStatus } from './core/runtime/status';
+import { clockFrom, evaluateProperty, onClose, onInput, reportError, toError, toNodeStatus } from './node-red/node-kit';
 
 interface UtilityApiHistoricalDef extends NodeDef, HistoricalConfig {
   server: string;
@@ -15,6 +16,8 @@ interface UtilityApiHistoricalDef extends NodeDef, HistoricalConfig {
 }
 
 type Message = NodeMessageInFlow & Record<string, unknown>;
+
+const TYPE = 'utilityapi-historical';
 
 export = function register(RED: NodeAPI): void {
   function UtilityApiHistorical(this: Node, def: UtilityApiHistoricalDef): void {
@@ -31,7 +34,7 @@ export = function register(RED: NodeAPI): void {
       settings = readHistoricalSettings(def);
     } catch (error) {
       setupError = toError(error);
-      node.status(status.error('config'));
+      node.status(toNodeStatus(RED, TYPE, errorStatus('config')));
       reportError(node, setupError);
     }
     let lease: ClientLease | undefined;
@@ -49,7 +52,7 @@ export = function register(RED: NodeAPI): void {
       const copy = (extra: Record<string, unknown>): NodeMessage => Object.assign(RED.util.cloneMessage(template), extra);
       try {
         await runHistoricalCollection(lease, settings, { meters, collectionDuration, window }, {
-          status: (view) => showStatus(node, RED, view),
+          status: (view) => node.status(toNodeStatus(RED, TYPE, view)),
           triggered: (result) => send([Object.assign(msg, { payload: result }), null]),
           delivered: ({ outcome, readings, intervals }) => send([null, copy({ payload: outcome, ...(readings ? { readings, intervals } : {}) })]),
           failed: ({ outcome, error, intervals }) =>
@@ -66,5 +69,5 @@ export = function register(RED: NodeAPI): void {
     onClose(node, () => lease?.close());
   }
 
-  RED.nodes.registerType('utilityapi-historical', UtilityApiHistorical as unknown as (this: Node, def: NodeDef) => void);
+  RED.nodes.registerType(TYPE, UtilityApiHistorical as unknown as (this: Node, def: NodeDef) => void);
 };

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
+import { editorDefinition } from '../../testing/editor-definition';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../../testing/runtime';
+import { withCatalogs } from '../../testing/catalog';
 import { FakeIntellimeter, FAKE_API_KEY } from '../../testing/fakes/intellimeter';
 import { ManualClock, until } from '../../testing/manual-clock';
 
@@ -15,19 +16,8 @@ type Spied = Node & { status: { args: unknown[][] }; warn: { args: unknown[][] }
 
 const START = Date.UTC(2019, 9, 30, 17, 15); // 13:15 EDT in Toronto
 
-const catalog = JSON.parse(fs.readFileSync(path.join(repoRoot, 'nodes', 'locales', 'en-US', 'intellimeter-data.json'), 'utf8'));
-
-/** The runtime's translation with our en-US catalog (the test helper's RED._ returns keys only). */
-function translate(key: string, params?: Record<string, unknown>): string {
-  const text = key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], catalog);
-  if (typeof text !== 'string') return key;
-  return text.replace(/__(\w+)__/g, (_whole, name: string) => String(params?.[name] ?? ''));
-}
-
-function intellimeterData(RED: NodeAPI): void {
-  (RED as unknown as { _: typeof translate })._ = translate;
-  (nodeModule('intellimeter-data') as (RED: NodeAPI) => void)(RED);
-}
+/** The node with `RED._` over the package's catalogs: the status texts a user sees. */
+const intellimeterData = withCatalogs(nodeModule('intellimeter-data'));
 
 describe('intellimeter-data in the Node-RED runtime', () => {
   let fake: FakeIntellimeter;
@@ -376,13 +366,9 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     let definition: { defaults: Record<string, { value?: unknown; validate?: Validator; filter?: (config: unknown) => boolean; type?: string; required?: boolean }>; category: string; icon: string; inputs: number; outputs: number; label: (this: Record<string, unknown>) => string };
 
     before(() => {
-      const html = fs.readFileSync(path.join(repoRoot, 'nodes', 'intellimeter-data.html'), 'utf8');
-      const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
-      const registered: Record<string, unknown> = {};
       // The dialog is closed: no inputs exist, so validators read the node's own properties.
       const jquery = () => ({ length: 0, val: () => undefined, is: () => false });
-      vm.runInNewContext(script, { RED: { nodes: { registerType: (type: string, def: unknown) => (registered[type] = def) } }, $: jquery, Intl });
-      definition = registered['intellimeter-data'] as typeof definition;
+      definition = editorDefinition<typeof definition>('intellimeter-data', jquery, { Intl });
     });
 
     function valid(property: string, value: unknown, node: Record<string, unknown> = {}): boolean {

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
+import { editorDefinition } from '../../testing/editor-definition';
 import type { NodeAPI, NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../../testing/runtime';
+import { withCatalogs } from '../../testing/catalog';
 import { ManualClock, settle } from '../../testing/manual-clock';
 import { validateReading, Reading } from '../../src/core/readings';
 import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../testing/fakes/utilityapi';
@@ -13,19 +14,8 @@ import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../tes
 const COLLECT = '/api/v2/meters/historical-collection';
 const INTERVALS = '/api/v2/intervals';
 
-const catalog = JSON.parse(fs.readFileSync(path.join(repoRoot, 'nodes', 'locales', 'en-US', 'utilityapi-historical.json'), 'utf8'));
-
-/** The runtime's translation with our en-US catalog (the test helper's RED._ returns keys only). */
-function translate(key: string, params?: Record<string, unknown>): string {
-  const text = key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], catalog);
-  if (typeof text !== 'string') return key;
-  return text.replace(/__(\w+)__/g, (_whole, name: string) => String(params?.[name] ?? ''));
-}
-
-function utilityApiHistorical(RED: NodeAPI): void {
-  (RED as unknown as { _: typeof translate })._ = translate;
-  (nodeModule('utilityapi-historical') as (RED: NodeAPI) => void)(RED);
-}
+/** The node with `RED._` over the package's catalogs: the status texts a user sees. */
+const utilityApiHistorical = withCatalogs(nodeModule('utilityapi-historical'));
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = { [key: string]: any };
@@ -450,13 +440,9 @@ describe('utilityapi-historical in the Node-RED runtime', () => {
     let definition: { defaults: Record<string, { validate?: Validator; filter?: (config: unknown) => boolean; type?: string; required?: boolean }>; outputs: number; category: string; icon: string };
 
     before(() => {
-      const html = fs.readFileSync(path.join(repoRoot, 'nodes', 'utilityapi-historical.html'), 'utf8');
-      const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
-      const registered: Record<string, unknown> = {};
       // The dialog is closed: no inputs exist, so validators read the node's own properties.
       const jquery = () => ({ length: 0, val: () => undefined });
-      vm.runInNewContext(script, { RED: { nodes: { registerType: (type: string, def: unknown) => (registered[type] = def) } }, $: jquery });
-      definition = registered['utilityapi-historical'] as typeof definition;
+      definition = editorDefinition<typeof definition>('utilityapi-historical', jquery);
     });
 
     function valid(property: string, value: unknown, node: Record<string, unknown> = {}): boolean {

@@ -37,6 +37,14 @@ describe('npm start (scripts/start.js)', () => {
     }
   });
 
+  it('serves the shared editor script from the package’s resources/ folder', async () => {
+    // Every nodes/*.html loads it with <script src="resources/node-red-contrib-energy-export/editor.js">.
+    const response = await fetch(`${baseUrl}/resources/node-red-contrib-energy-export/editor.js`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /javascript/);
+    assert.match(await response.text(), /window\.EnergyExportEditor = \{/);
+  });
+
   it('deploys the demo flows and offers the examples under Import > Examples', async () => {
     const flows = (await (await fetch(`${baseUrl}/flows`)).json()) as Array<{ type: string }>;
     const demoFiles = fs.readdirSync(path.join(repoRoot, 'demo')).filter((f) => f.endsWith('.json'));

@@ -2,45 +2,13 @@
  * UtilityAPI's lists (meters, intervals) hand out more than 1,000 results page by page: each page
  * carries a `next` link, null on the last. The documentation does not say whether the link is
  * absolute (service-contracts §2.6 item 7), so it is resolved against the URL of the response that
- * carried it (RFC 3986 §5), as a browser would: `https://…/intervals?after=9`, `/api/v2/intervals?…`,
+ * carried it (RFC 3986 §5, `resolveLink` of the HTTP core), as a browser would: `https://…/intervals?after=9`, `/api/v2/intervals?…`,
  * `intervals?…` and `?after=9` all lead to the same page. Appending it to the base URL instead
  * turned `/api/v2/intervals?…` into `/api/v2/api/v2/intervals?…`, a 404.
  */
 import type { HttpRequester, HttpResponse, QueryValue, RetryEvent } from '../http/client';
 import { ServiceError } from '../http/errors';
-
-/** A `next` link as an absolute URL, or undefined when there is no next page. */
-export function resolveNextLink(next: unknown, responseUrl: string): string | undefined {
-  if (typeof next !== 'string' || next.trim() === '') return undefined;
-  return new URL(next.trim(), responseUrl).toString();
-}
-
-/**
- * The base URL of the shared client behind a requester (the client itself, or a node's lease on
- * it). Needed to know the URL of a first page, which the response does not carry.
- */
-function baseUrlOf(client: HttpRequester): string {
-  const candidate = client as { baseURL?: unknown; client?: { baseURL?: unknown } };
-  const base = typeof candidate.baseURL === 'string' ? candidate.baseURL : candidate.client?.baseURL;
-  if (typeof base !== 'string') throw new TypeError('UtilityAPI paging needs the client\'s base URL');
-  return base;
-}
-
-/** The absolute URL a request for `path` and `query` goes to, built as the HTTP client builds it. */
-export function requestUrl(client: HttpRequester, path: string, query: Record<string, QueryValue> = {}): string {
-  const url = new URL(`${baseUrlOf(client).replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`);
-  for (const [key, value] of Object.entries(query)) {
-    if (value === undefined || value === null) continue;
-    url.searchParams.set(key, Array.isArray(value) ? value.join(',') : String(value));
-  }
-  return url.toString();
-}
-
-/** The URL that answered: the client's own record of it when it keeps one, else the URL asked for. */
-function urlOfResponse(response: HttpResponse<unknown>, asked: string): string {
-  const url = (response as { url?: unknown }).url;
-  return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : asked;
-}
+import { resolveLink } from '../http/pagination';
 
 export interface ListPage<T> {
   items: T[];
@@ -70,11 +38,10 @@ export async function* listPages<T>(client: HttpRequester, request: ListRequest,
   const maxPages = request.maxPages ?? 100_000;
   let path = request.path;
   let query: Record<string, QueryValue> | undefined = request.query;
-  let asked = requestUrl(client, path, query);
   for (let index = 1; ; index += 1) {
     let response: HttpResponse<unknown> | undefined = await client.request<unknown>({ path, query, responseType: 'json', what: request.what, signal: request.signal, onRetry: request.onRetry });
     const { items, next } = read(response.data);
-    const nextUrl = resolveNextLink(next, urlOfResponse(response, asked));
+    const nextUrl = typeof next === 'string' && next.trim() !== '' ? resolveLink(next, response) : undefined;
     // Only the items are handed on: the caller may release them while the page is still being handled.
     response = undefined;
     yield { items, index, last: nextUrl === undefined };
@@ -85,6 +52,5 @@ export async function* listPages<T>(client: HttpRequester, request: ListRequest,
     // The link is followed as it is: it already holds every filter of the first request.
     path = nextUrl;
     query = undefined;
-    asked = nextUrl;
   }
 }

@@ -5,7 +5,6 @@ import { bearerAuth } from '../../../src/core/http/auth';
 import { ManualClock } from '../../../testing/manual-clock';
 import { validateReading } from '../../../src/core/readings';
 import { IntervalPage, IntervalQuery, granularityOf, intervalBlockToReadings, intervalPages, windowOfMonths } from '../../../src/core/utilityapi/intervals';
-import { resolveNextLink } from '../../../src/core/utilityapi/paging';
 import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../../testing/fakes/utilityapi';
 
 describe('UtilityAPI intervals', () => {
@@ -53,16 +52,6 @@ describe('UtilityAPI intervals', () => {
       assert.deepEqual(api.server.requests.map((r) => r.query.get('after')), [null, 'm1-iv2', 'm1-iv4']);
     });
   }
-
-  it('resolves next links by RFC 3986', () => {
-    const at = 'https://utilityapi.com/api/v2/intervals?meters=1';
-    assert.equal(resolveNextLink('/api/v2/intervals?after=9', at), 'https://utilityapi.com/api/v2/intervals?after=9');
-    assert.equal(resolveNextLink('intervals?after=9', at), 'https://utilityapi.com/api/v2/intervals?after=9');
-    assert.equal(resolveNextLink('?after=9', at), 'https://utilityapi.com/api/v2/intervals?after=9');
-    assert.equal(resolveNextLink('https://utilityapi.com/api/v2/intervals?after=9', at), 'https://utilityapi.com/api/v2/intervals?after=9');
-    assert.equal(resolveNextLink(null, at), undefined);
-    assert.equal(resolveNextLink('', at), undefined);
-  });
 
   it('asks for the window and, with allow_mixed, for intervals of every length', async () => {
     const quarterHours = generateBlocks('m1', 4, 4);
