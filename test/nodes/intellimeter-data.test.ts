@@ -384,16 +384,15 @@ describe('intellimeter-data in the Node-RED runtime', () => {
       assert.equal(definition.category, 'energy');
       assert.equal(definition.icon, 'intellimeter.svg');
       assert.deepEqual([definition.inputs, definition.outputs], [1, 1]);
-      assert.deepEqual(definition.defaults.version.value, 1);
+      assert.deepEqual(definition.defaults.version.value, 2);
       assert.equal(definition.label.call({ operation: 'data', poll: true }), 'Intellimeter latest readings (poll)');
     });
 
-    it('checks operation, response type, dates, meter, zone and poll interval', () => {
+    it('checks operation, dates, meter, zone and poll interval, and offers no response type', () => {
+      assert.equal(definition.defaults.responseType, undefined, 'JSON always');
+      assert.equal(definition.defaults.fileType, undefined);
       assert.ok(valid('operation', 'file'));
       assert.ok(!valid('operation', 'graphics'));
-      assert.ok(valid('responseType', 'yaml'));
-      assert.ok(!valid('responseType', 'csv'), 'csv is for history files only');
-      assert.ok(valid('fileType', 'csv'));
       assert.ok(valid('start', '2019-10-30', { operation: 'file', startType: 'str' }));
       assert.ok(!valid('start', '30.10.2019', { operation: 'file', startType: 'str' }));
       assert.ok(!valid('end', '', { operation: 'file', endType: 'msg' }));
@@ -409,6 +408,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
       assert.ok(!valid('pollMinutes', 0.5, { poll: true, operation: 'data' }));
       assert.ok(valid('pollMinutes', 0.5, { poll: false, operation: 'data' }));
       assert.ok(valid('pollMinutes', 5, { poll: true, operation: 'interval' }));
+      assert.ok(!valid('pollMinutes', 1441, { poll: true, operation: 'interval' }));
     });
   });
 });

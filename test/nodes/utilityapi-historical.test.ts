@@ -437,7 +437,7 @@ describe('utilityapi-historical in the Node-RED runtime', () => {
 
   describe('the editor definition (nodes/utilityapi-historical.html)', () => {
     type Validator = (this: Record<string, unknown>, value: unknown, opt?: unknown) => unknown;
-    let definition: { defaults: Record<string, { validate?: Validator; filter?: (config: unknown) => boolean; type?: string; required?: boolean }>; outputs: number; category: string; icon: string };
+    let definition: { defaults: Record<string, { value?: unknown; validate?: Validator; filter?: (config: unknown) => boolean; type?: string; required?: boolean }>; outputs: number; category: string; icon: string };
 
     before(() => {
       // The dialog is closed: no inputs exist, so validators read the node's own properties.
@@ -483,6 +483,14 @@ describe('utilityapi-historical in the Node-RED runtime', () => {
       assert.ok(valid('pollInterval', 1, { wait: false }), 'ignored without Wait');
       assert.ok(!valid('pollInterval', 1, { wait: true }));
       assert.ok(valid('waitTimeout', 120, { wait: true }));
+    });
+
+    it('checks the interval months only when intervals are exported: empty or 1 to 120', () => {
+      const exporting = { wait: true, fetchIntervals: true };
+      for (const ok of ['', '1', '60', '120']) assert.ok(valid('intervalMonths', ok, exporting), `months ${ok}`);
+      for (const bad of ['0', '121', '2.5', 'x']) assert.ok(!valid('intervalMonths', bad, exporting), `months ${bad}`);
+      assert.ok(valid('intervalMonths', '500', { wait: true, fetchIntervals: false }), 'ignored without Intervals');
+      assert.equal(definition.defaults.allowMixed.value, false);
     });
   });
 });
