@@ -2,6 +2,7 @@ import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeIntellimeter, FAKE_API_KEY } from '../../../testing/fakes/intellimeter';
 import { ManualClock } from '../../../testing/manual-clock';
+import { statusText } from '../../../testing/catalog';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { isConfigError } from '../../../src/core/runtime/options';
 import type { StatusView } from '../../../src/core/runtime/status';
@@ -76,6 +77,7 @@ describe('DataController', () => {
     const again = await controller.run();
     assert.deepEqual(resultFields(again), { payload: [] }, 'nothing new since the last run');
     assert.deepEqual(statuses.at(-1), { kind: 'success', fill: 'green', shape: 'dot', key: 'new', params: { count: 0, time } });
+    assert.deepEqual(statuses.map((view) => statusText('intellimeter-data', view)), ['requesting', `4 readings, ${time}`, 'requesting', `0 new, ${time}`]);
   });
 
   it('remembers the newest readings in node context, and starts from them after a restart', async () => {

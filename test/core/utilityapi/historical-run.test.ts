@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { ServiceHttpClient } from '../../../src/core/http/client';
 import { bearerAuth } from '../../../src/core/http/auth';
 import { isServiceError } from '../../../src/core/http/errors';
-import type { StatusView } from '../../../src/core/runtime/status';
-import { HistoricalRequest, HistoricalRunHandlers, MeterDelivery, MeterFailure, runHistoricalCollection } from '../../../src/core/utilityapi/historical-run';
+import { StatusView, statusView } from '../../../src/core/runtime/status';
+import { HistoricalRequest, HistoricalRunHandlers, MeterDelivery, MeterFailure, retryStatus, runHistoricalCollection } from '../../../src/core/utilityapi/historical-run';
+import { ServiceError } from '../../../src/core/http/errors';
 import { readHistoricalSettings } from '../../../src/core/utilityapi/settings';
 import { ManualClock } from '../../../testing/manual-clock';
+import { statusText } from '../../../testing/catalog';
 import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../../testing/fakes/utilityapi';
 
 const INTERVALS = '/api/v2/intervals';
@@ -77,6 +79,25 @@ describe('UtilityAPI historical run (trigger, wait, export intervals per meter)'
     assert.equal(api.server.requestsTo(INTERVALS)[0].query.get('start'), '2023-12-15');
     assert.ok(statuses.some((s) => s.key === 'intervals' && s.params?.uid === 'a1' && s.params?.page === 3 && s.params?.reached === '2024-02-01'), JSON.stringify(statuses));
     assert.deepEqual(statuses.at(-1), { kind: 'success', fill: 'green', shape: 'dot', key: 'collected', params: { collected: 1 } });
+  });
+
+  it('every status it shows has a catalog text with all its values', async () => {
+    api.intervalPageSize = 1;
+    api.addMeter({ uid: 'a1', pollsUntilDone: 1, blocks: generateBlocks('a1', 2, 4) }).addMeter({ uid: 'r1', revoked: true });
+    const { statuses } = await run({ meters: ['a1', 'r1'] }, { batchSize: 1 });
+    const texts = statuses.map((view) => statusText('utilityapi-historical', view));
+    assert.deepEqual(texts, ['triggering', '1/2 batches', '2/2 batches', 'waiting 0/1', 'waiting 0/1', 'waiting 1/1', 'a1 p.1 2023-06-15', 'a1 p.2 2024-02-01', 'a1 p.3 2024-02-01', '1 collected']);
+    const limited = retryStatus({ attempt: 1, delayMs: 29_500, error: new ServiceError('x', { code: 'RATE_LIMITED', status: 429 }) });
+    assert.equal(statusText('utilityapi-historical', limited), '429, retry in 30 s');
+    assert.equal(statusText('utilityapi-historical', retryStatus({ attempt: 2, delayMs: 1000, error: new ServiceError('x', { code: 'SERVER_ERROR', status: 503 }) })), '503, retry 2');
+    for (const view of [
+      statusView('success', 'triggered', { triggered: 2, ignored: 0 }),
+      statusView('warning', 'triggeredIgnored', { triggered: 2, ignored: 1 }),
+      statusView('warning', 'collectedNotes', { collected: 2, notes: 1 }),
+      statusView('warning', 'collectedFailed', { collected: 3, failed: 1 }),
+    ]) {
+      assert.ok(statusText('utilityapi-historical', view));
+    }
   });
 
   it('uses the message\'s window and the configured months over the collection\'s', async () => {
