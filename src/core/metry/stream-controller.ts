@@ -166,8 +166,10 @@ export class StreamController {
   private async read(client: MetryStreamClient, stream: MetryStream): Promise<boolean> {
     let offset = stream.lastOffset;
     while (!this.closed) {
-      this.host.status(statusView('working', 'consuming'));
-      const batch = await this.attempt(() => this.consume(client, stream.id, offset));
+      const batch = await this.attempt(() => {
+        this.host.status(statusView('working', 'consuming'));
+        return this.consume(client, stream.id, offset);
+      });
       if (!batch) return false;
       if (batch === 'gone') return true;
       if (batch.records.length === 0) {

@@ -292,6 +292,20 @@ describe('metry-stream without Node-RED', () => {
     assert.equal(metry.streams.length, 1);
   });
 
+  it('reports a failed request once, waits and asks again with the same offset', async () => {
+    // Five 500s: the first request and the client's four retries.
+    metry.server.fail({ kind: 'status', status: 500 }, 5, /\/consume$/);
+    const { out } = start();
+    await clock.whenTimers(1);
+    assert.equal(out.errors.length, 1);
+    assert.match(out.errors[0].message, /Metry had a server error \(HTTP 500\).* Trying again in 5 s\.$/);
+    assert.equal(texts(out).at(-1), '500, again in 5 s');
+    clock.advance(5_000);
+    await out.delivery(1);
+    assert.deepEqual(consumes(), ['null', 'null', 'null', 'null', 'null', 'null']);
+    assert.deepEqual(texts(out), ['opening stream', 'reading stream', '500, again in 5 s', 'reading stream', 'storing 25 readings']);
+  });
+
   it('resumes after a crash from the stream’s last_offset: the unconfirmed batch comes again', async () => {
     const crashed = start();
     confirm(crashed.controller, await crashed.out.delivery(1));
