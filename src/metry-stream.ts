@@ -40,7 +40,7 @@ export = function register(RED: NodeAPI): void {
     // The input takes the storage confirmations: the storage node's output, or a Catch on it.
     onInput(node, async (msg) => {
       if (controller.receive(msg as unknown as Record<string, unknown>) === 'ignored') {
-        node.warn('Ignored a message without msg.streamBatch: wire only the storage confirmation (the storage node’s output, a complete node or a Catch node on the storage) into metry-stream, and keep msg.streamBatch on the messages you build from the readings.');
+        node.warn('Ignored a message without a usable msg.streamBatch: wire only the storage confirmation (the storage node’s output, a complete node or a Catch node on the storage) into metry-stream, and keep msg.streamBatch on the messages you build from the readings.');
       }
     });
 
