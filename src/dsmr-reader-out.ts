@@ -2,9 +2,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { DsmrReaderOutController, readDsmrReaderOutSettings } from './core/dsmr-reader';
-import { errorStatus, type StatusView } from './core/runtime/status';
+import type { StatusView } from './core/runtime/status';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { clockFrom, onClose, onInput, reportError, toNodeStatus } from './node-red/node-kit';
+import { clockFrom, onClose, onInput, readSettingsAtDeploy, toNodeStatus } from './node-red/node-kit';
 
 interface DsmrReaderOutDef extends NodeDef {
   server: string;
@@ -27,16 +27,9 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const showStatus = (view: StatusView): void => node.status(toNodeStatus(RED, 'dsmr-reader-out', view));
 
-    let settings: ReturnType<typeof readDsmrReaderOutSettings>;
-    try {
-      settings = readDsmrReaderOutSettings(config as unknown as Record<string, unknown>);
-    } catch (error) {
-      // A bad setting stops the node at deploy, before any file or request; every message says why.
-      reportError(node, error);
-      showStatus(errorStatus('config'));
-      onInput(node, () => Promise.reject(error));
-      return;
-    }
+    // A bad setting stops the node at deploy, before any file or request.
+    const settings = readSettingsAtDeploy(RED, node, () => readDsmrReaderOutSettings(config as unknown as Record<string, unknown>));
+    if (!settings) return;
 
     const runtimeSettings = RED.settings as unknown as QueueDirSettings;
     let dir = runtimeSettings.dsmrReaderOutQueueDir;

@@ -1,12 +1,11 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import type { ClientLease } from './core/http/client';
 import { IntellimeterApi } from './core/intellimeter/api';
 import { DataController, resultFields } from './core/intellimeter/data-controller';
 import { DataSettings, IntellimeterDataConfig, OperationInput, readDataSettings } from './core/intellimeter/operation';
 import { intellimeterSessionOf } from './core/intellimeter/session';
 import { getServiceConfig } from './node-red/energy-service-types';
 import { errorStatus } from './core/runtime/status';
-import { clockFrom, errorCode, evaluateProperty, onClose, onInput, reportError, toError, toNodeStatus } from './node-red/node-kit';
+import { clockFrom, errorCode, evaluateProperty, onClose, onInput, readSettingsAtDeploy, reportError, toNodeStatus } from './node-red/node-kit';
 
 interface IntellimeterDataDef extends NodeDef, IntellimeterDataConfig {
   server: string;
@@ -19,17 +18,12 @@ export = function register(RED: NodeAPI): void {
   function IntellimeterData(this: Node, def: IntellimeterDataDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    let lease: ClientLease | undefined;
-    let controller: DataController | undefined;
-    let settings: DataSettings | undefined;
-    let releaseSession: (() => Promise<void>) | undefined;
-    let setupError: Error | undefined;
-    try {
-      settings = readDataSettings(def);
-      lease = getServiceConfig(RED, def.server, 'intellimeter').leaseClient();
+    const setup = readSettingsAtDeploy(RED, node, () => {
+      const settings = readDataSettings(def);
+      const lease = getServiceConfig(RED, def.server, 'intellimeter').leaseClient();
       // The session belongs to the config node; this node holds it so the last user to close logs out.
-      releaseSession = intellimeterSessionOf(lease.client.auth)?.retain(lease.client);
-      controller = new DataController({
+      const releaseSession = intellimeterSessionOf(lease.client.auth)?.retain(lease.client);
+      const controller = new DataController({
         api: new IntellimeterApi(lease),
         settings,
         clock: clockFrom(RED),
@@ -37,11 +31,10 @@ export = function register(RED: NodeAPI): void {
         status: (view) => node.status(toNodeStatus(RED, TYPE, view)),
         warn: (key, params) => node.warn(RED._(`intellimeter-data.warn.${key}`, params)),
       });
-    } catch (error) {
-      setupError = toError(error);
-      node.status(toNodeStatus(RED, TYPE, errorStatus('config')));
-      reportError(node, setupError);
-    }
+      return { settings, lease, releaseSession, controller };
+    });
+    if (!setup) return;
+    const { settings, lease, releaseSession, controller } = setup;
 
     /** The node's TypedInputs for this message: dates for the history file, the meter for history and meter information. */
     async function inputOf(msg: NodeMessage, operation: DataSettings['operation']): Promise<OperationInput> {
@@ -54,12 +47,11 @@ export = function register(RED: NodeAPI): void {
     }
 
     onInput(node, async (msg, send) => {
-      if (!controller || !settings) throw setupError ?? new Error('intellimeter-data is not configured');
       const result = await controller.run(await inputOf(msg, settings.operation));
       send(Object.assign(msg, resultFields(result)));
     });
 
-    controller?.startPolling(
+    controller.startPolling(
       (result) => node.send(resultFields(result) as NodeMessage),
       (error, report) => {
         node.status(toNodeStatus(RED, TYPE, errorStatus(errorCode(error))));
@@ -69,8 +61,8 @@ export = function register(RED: NodeAPI): void {
 
     onClose(node, async () => {
       // Abort the request in flight first, so stopping the poller does not wait for it.
-      const stopping = controller?.stop();
-      lease?.close();
+      const stopping = controller.stop();
+      lease.close();
       await stopping;
       await releaseSession?.();
     });

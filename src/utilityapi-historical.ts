@@ -2,10 +2,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import type { ClientLease } from './core/http/client';
 import { runHistoricalCollection } from './core/utilityapi/historical-run';
 import { parseCollectionDuration, parseMeterUids, parseWindow, sourceName } from './core/utilityapi/request';
-import { HistoricalConfig, HistoricalSettings, readHistoricalSettings } from './core/utilityapi/settings';
+import { HistoricalConfig, readHistoricalSettings } from './core/utilityapi/settings';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { errorStatus } from './core/runtime/status';
-import { clockFrom, evaluateProperty, onClose, onInput, reportError, toError, toNodeStatus } from './node-red/node-kit';
+import { clockFrom, evaluateProperty, onClose, onInput, readSettingsAtDeploy, reportError, toNodeStatus } from './node-red/node-kit';
 
 interface UtilityApiHistoricalDef extends NodeDef, HistoricalConfig {
   server: string;
@@ -28,19 +27,11 @@ export = function register(RED: NodeAPI): void {
     const metersValue = def.meters ?? (metersType === 'msg' ? 'payload' : '');
     const durationType = def.durationType || 'num';
     const durationValue = def.duration ?? '';
-    let settings: HistoricalSettings | undefined;
-    let setupError: Error | undefined;
-    try {
-      settings = readHistoricalSettings(def);
-    } catch (error) {
-      setupError = toError(error);
-      node.status(toNodeStatus(RED, TYPE, errorStatus('config')));
-      reportError(node, setupError);
-    }
+    const settings = readSettingsAtDeploy(RED, node, () => readHistoricalSettings(def));
+    if (!settings) return;
     let lease: ClientLease | undefined;
 
     onInput(node, async (input, send) => {
-      if (!settings) throw setupError;
       const msg = input as Message;
       const meters = parseMeterUids(await evaluateProperty(RED, metersValue, metersType, node, msg), sourceName(metersType, metersValue, 'the meters set in the node'));
       // An empty number field means "UtilityAPI's default", not 0 months.

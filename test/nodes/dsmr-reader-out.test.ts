@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
-import { helper, nodeModule, repoRoot } from '../../testing/runtime';
+import { helper, nodeModule } from '../../testing/runtime';
 import { DsmrReaderFake } from '../../testing/fakes/dsmr-reader';
 import { ManualClock } from '../../testing/manual-clock';
 import { editorDefinition } from '../../testing/editor-definition';
@@ -12,6 +12,7 @@ import { parseTelegram } from '../../src/core/dsmr';
 import { PersistentQueue } from '../../src/core/dsmr-reader/queue';
 import { readDsmrReaderOutSettings } from '../../src/core/dsmr-reader/settings';
 import { BELGIAN, CONFUSING_TIMESTAMP, DSMR22, DSMR5, DSMR5_LINES, NORDIC, WATER_ONLY, WH_UNITS, numberedTelegram, withCrc } from '../../testing/dsmr-telegrams';
+import { translate } from '../../testing/catalog';
 
 const KEY = 'dsmr-reader-key-2c4e6a8b0d1f3e5a7c9b';
 const NOW = Date.UTC(2024, 2, 15, 12);
@@ -29,15 +30,6 @@ interface Spy {
 }
 type SpiedNode = Node & { status: Spy; warn: Spy; error: Spy };
 type Caught = NodeMessage & { error: { message: string }; statusCode?: number; errorCode?: string; telegram?: string; deadLetterFile?: string };
-
-const catalog = JSON.parse(fs.readFileSync(path.join(repoRoot, 'nodes', 'locales', 'en-US', 'dsmr-reader-out.json'), 'utf8'));
-
-/** The runtime's translation, with our en-US catalog (the test helper's RED._ returns keys only). */
-function translate(key: string, params?: Record<string, unknown>): string {
-  const text = key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], catalog);
-  if (typeof text !== 'string') return key;
-  return text.replace(/__(\w+)__/g, (_whole, name: string) => String(params?.[name] ?? ''));
-}
 
 function dsmrReaderOut(RED: NodeAPI): void {
   (RED as unknown as { _: typeof translate })._ = translate;
