@@ -1,9 +1,9 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { ClientLease } from './core/http/client';
-import { StreamConfig, StreamController, StreamSettings, readStreamSettings } from './core/metry/stream-controller';
-import { StatusView, errorStatus } from './core/runtime/status';
+import { StreamConfig, StreamController, readStreamSettings } from './core/metry/stream-controller';
+import type { StatusView } from './core/runtime/status';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { clockFrom, onClose, onInput, reportError, toNodeStatus } from './node-red/node-kit';
+import { clockFrom, onClose, onInput, readSettingsAtDeploy, reportError, toNodeStatus } from './node-red/node-kit';
 
 interface MetryStreamDef extends NodeDef, StreamConfig {
   server: string;
@@ -14,15 +14,8 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const show = (view: StatusView): void => node.status(toNodeStatus(RED, 'metry-stream', view));
-    let settings: StreamSettings;
-    try {
-      settings = readStreamSettings(def);
-    } catch (error) {
-      node.error(error);
-      show(errorStatus('config'));
-      onInput(node, async () => Promise.reject(error));
-      return;
-    }
+    const settings = readSettingsAtDeploy(RED, node, () => readStreamSettings(def));
+    if (!settings) return;
     let lease: ClientLease | undefined;
 
     const controller = new StreamController(settings, {
