@@ -127,12 +127,14 @@ export class MetryStreamClient {
     const found = await this.find(granularity, signal);
     if (found) return { stream: await this.get(found, signal), created: false };
     const what = 'creating a consumption stream';
+    // Sent once: a retry after an answer that was lost could make a second stream. The caller
+    // tries again from the listing, which then finds the stream if it was made.
     const response = await this.requester.request<string>({ method: 'POST', path: '/streams', json: { resource: 'consumption', granularity }, what, signal, responseType: 'text', retry: false });
     const body = parseJson(response.data, what);
     return { stream: toStream(body.data, response.data), created: true };
   }
 
-  /** The id of the oldest consumption stream with this granularity, if any. */
+  /** The id of the first listed consumption stream with this granularity, if any. */
   private async find(granularity: StreamGranularity, signal?: AbortSignal): Promise<string | undefined> {
     const what = 'listing streams';
     const query: Record<string, string> = { resource: 'consumption' };
