@@ -1,0 +1,53 @@
+/**
+ * What the per-meter series other than consumption (costs, register readings) share: one GET
+ * per meter and period answering `{data: [entry]}`, a meter's time zone looked up when the input
+ * did not carry it, and the rule that a meter Metry refuses (403: removed or revoked by the user;
+ * 404: no such meter) is skipped and reported while the rest goes on.
+ */
+import type { HttpRequester } from '../http/client';
+import { ServiceError, isServiceError } from '../http/errors';
+import type { SkippedEvent } from './export';
+import { getMeter } from './meters';
+import { ConsumptionMeter, meterTimezone, toConsumptionMeters } from './plan';
+import { isValidTimeZone } from './timezone';
+
+export function isMeterGone(error: unknown): error is ServiceError {
+  return isServiceError(error) && (error.status === 403 || error.status === 404);
+}
+
+export function skippedEvent(meter: ConsumptionMeter, code: string, reason: string, status?: number): SkippedEvent {
+  const event: SkippedEvent = { type: 'skipped', meterId: meter.id, code, reason };
+  if (meter.mappedId !== undefined) event.mappedId = meter.mappedId;
+  if (meter.name !== undefined) event.name = meter.name;
+  if (status !== undefined) event.status = status;
+  return event;
+}
+
+export function goneEvent(meter: ConsumptionMeter, error: ServiceError): SkippedEvent {
+  const reason =
+    error.status === 403
+      ? 'Metry refused access to this meter (403): the user removed it or revoked access. Remove it from your mapping or ask the user to restore it.'
+      : 'Metry has no meter with this id (404). Check the id or remove it from your mapping.';
+  return skippedEvent(meter, error.code, reason, error.status);
+}
+
+/**
+ * The meter with its time zone: as given, or read from `GET /meters/{id}` (Metry reads every
+ * period in the meter's zone, so it must be known to turn slots into instants).
+ */
+export async function withTimezone(requester: HttpRequester, meter: ConsumptionMeter, fallback: string | undefined, signal?: AbortSignal): Promise<ConsumptionMeter & { timezone: string }> {
+  if (isValidTimeZone(meter.timezone)) return meter as ConsumptionMeter & { timezone: string };
+  const [full] = toConsumptionMeters([await getMeter(requester, meter.id, signal)]);
+  return { ...meter, timezone: meterTimezone(full, fallback) };
+}
+
+/** One GET answering a Metry envelope whose `data` holds the meter's entry. */
+export async function getEntry<T>(requester: HttpRequester, path: string, query: Record<string, string>, what: string, signal?: AbortSignal): Promise<T> {
+  const response = await requester.request<{ data?: T[] | T }>({ path, query, what, signal, responseType: 'json' });
+  const data = response.data?.data;
+  const entry = Array.isArray(data) ? data[0] : data;
+  if (!entry || typeof entry !== 'object') {
+    throw new ServiceError(`Metry sent an answer without data (${what}). Check that the base URL points at the Metry API (…/api/v2).`, { code: 'INVALID_RESPONSE', service: 'metry' });
+  }
+  return entry;
+}
