@@ -18,9 +18,13 @@ export interface EnergyServiceDef extends NodeDef {
 export interface EnergyServiceNode extends Node<ServiceCredentials> {
   service: ServiceName | string;
   baseUrl: string;
-  /** A per-node view of the shared client; close it in the user node's `close`. Throws a CONFIG error when the config is unusable. */
+  /**
+   * A per-node lease on the shared client; close it in the user node's `close`. Throws the
+   * config node's ConfigError (code CONFIG, `field` = the setting at fault) when a setting was
+   * refused at deploy, so each user node reports it with the message that needed the client.
+   */
   leaseClient(): ClientLease;
-  /** The shared client itself, for code that outlives a single node (admin endpoints). */
+  /** The shared client itself, for code that outlives a single node (admin endpoints); throws as `leaseClient`. */
   getClient(): ServiceHttpClient;
 }
 

@@ -6,31 +6,49 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { isServiceError } from '../core/http/errors';
 import { systemClock, type Clock } from '../core/runtime/clock';
+import { shortStatusText, statusView, type StatusKind, type StatusView } from '../core/runtime/status';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
 
-const MAX_STATUS_TEXT = 32;
-
-function short(text: string): string {
-  return text.length > MAX_STATUS_TEXT ? `${text.slice(0, MAX_STATUS_TEXT - 1)}…` : text;
+/** A status of the runtime vocabulary's `kind` with a text given as it is (not a catalog key). */
+function look(kind: StatusKind, text: string): NodeStatus {
+  const { fill, shape } = statusView(kind);
+  return { fill, shape, text: shortStatusText(text) };
 }
 
-/** The status vocabulary of the package (see the style guide's status table). */
+/**
+ * Statuses with literal texts, in the runtime layer's vocabulary (src/core/runtime/status.ts).
+ * @deprecated Kept while adapters move to a core StatusView shown with `toNodeStatus`, whose
+ * text comes from the node's catalog; remove once no adapter imports it.
+ */
 export const status = {
-  connecting: (text = 'connecting'): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  retrying: (text = 'retrying'): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  connected: (text = 'connected'): NodeStatus => ({ fill: 'green', shape: 'dot', text: short(text) }),
-  disconnected: (text = 'not connected'): NodeStatus => ({ fill: 'red', shape: 'ring', text: short(text) }),
-  working: (text = 'requesting'): NodeStatus => ({ fill: 'blue', shape: 'dot', text: short(text) }),
-  progress: (done: number, total: number, unit = ''): NodeStatus => ({ fill: 'blue', shape: 'dot', text: short(`${done}/${total}${unit ? ` ${unit}` : ''}`) }),
-  success: (text: string): NodeStatus => ({ fill: 'green', shape: 'dot', text: short(text) }),
-  warning: (text: string): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  rateLimited: (text = 'rate limited'): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  error: (code: string): NodeStatus => ({ fill: 'red', shape: 'ring', text: short(code) }),
-  stopped: (text = 'stopped'): NodeStatus => ({ fill: 'grey', shape: 'ring', text: short(text) }),
+  connecting: (text = 'connecting'): NodeStatus => look('connecting', text),
+  retrying: (text = 'retrying'): NodeStatus => look('retrying', text),
+  connected: (text = 'connected'): NodeStatus => look('connected', text),
+  disconnected: (text = 'not connected'): NodeStatus => look('disconnected', text),
+  working: (text = 'requesting'): NodeStatus => look('working', text),
+  progress: (done: number, total: number, unit = ''): NodeStatus => look('working', `${done}/${total}${unit ? ` ${unit}` : ''}`),
+  success: (text: string): NodeStatus => look('success', text),
+  warning: (text: string): NodeStatus => look('warning', text),
+  rateLimited: (text = 'rate limited'): NodeStatus => look('retrying', text),
+  error: (code: string): NodeStatus => look('error', code),
+  stopped: (text = 'stopped'): NodeStatus => look('stopped', text),
   clear: (): NodeStatus => ({}),
 };
+
+/**
+ * A core StatusView as a Node-RED status: its text is `<type>.status.<key>` from the node's
+ * message catalog, with the view's params (`__name__` in the catalog). An error status shows
+ * its code untranslated; a key missing from the catalog shows as the key itself.
+ */
+export function toNodeStatus(RED: NodeAPI, type: string, view: StatusView | undefined): NodeStatus {
+  if (!view) return {};
+  if (view.kind === 'error' && view.params?.code !== undefined) return look('error', String(view.params.code));
+  const id = `${type}.status.${view.key}`;
+  const translated = RED._(id, view.params as Record<string, string>);
+  return look(view.kind, translated && translated !== id ? translated : view.key);
+}
 
 /** A short status code for any error: `401`, `timeout`, `crc`. */
 export function errorCode(error: unknown): string {
