@@ -78,11 +78,13 @@ export function buildAuthorizeUrl(endpoints: OAuth2Endpoints, request: { clientI
   return url.toString();
 }
 
-export interface PendingAuthorization {
+export interface PendingAuthorization<T = undefined> {
   /** The config node the authorization is for. */
   nodeId: string;
   redirectUri: string;
   issuedAt: number;
+  /** What the callback needs to finish (e.g. the client and base URL typed in the editor). */
+  data: T;
 }
 
 /**
@@ -90,8 +92,8 @@ export interface PendingAuthorization {
  * bound to the config node that asked, usable once and only for a short while. A callback whose
  * state is unknown, used, expired or for another node is refused.
  */
-export class AuthorizationStates {
-  private readonly pending = new Map<string, PendingAuthorization>();
+export class AuthorizationStates<T = undefined> {
+  private readonly pending = new Map<string, PendingAuthorization<T>>();
 
   constructor(
     private readonly clock: Clock = systemClock,
@@ -100,17 +102,17 @@ export class AuthorizationStates {
     private readonly random: (bytes: number) => Buffer = randomBytes,
   ) {}
 
-  issue(nodeId: string, redirectUri: string): string {
+  issue(nodeId: string, redirectUri: string, ...data: T extends undefined ? [] : [T]): string {
     this.dropExpired();
     // A flood of Authorize clicks must not grow memory: the oldest pending state goes first.
     while (this.pending.size >= this.maxPending) this.pending.delete(this.pending.keys().next().value as string);
     const state = this.random(32).toString('base64url');
-    this.pending.set(state, { nodeId, redirectUri, issuedAt: this.clock.now() });
+    this.pending.set(state, { nodeId, redirectUri, issuedAt: this.clock.now(), data: data[0] as T });
     return state;
   }
 
   /** The authorization `state` stands for, removing it; undefined when it is unknown or expired. */
-  consume(state: unknown): PendingAuthorization | undefined {
+  consume(state: unknown): PendingAuthorization<T> | undefined {
     if (typeof state !== 'string' || state === '') return undefined;
     const entry = this.pending.get(state);
     if (!entry) return undefined;
