@@ -11,10 +11,10 @@ import type { HttpRequester } from '../http/client';
 import { ServiceError } from '../http/errors';
 import type { Reading } from '../readings';
 import { convertEntry } from './convert';
-import { goneEvent, getEntry, isMeterGone, skippedEvent, withTimezone } from './entries';
+import { goneEvent, getEntry, isMeterGone, skippedEvent, withTimezones } from './entries';
 import type { ExportEvent } from './export';
 import { parsePeriodExpression } from './periods';
-import { ConsumptionMeter, planMeter, planRequests, toConsumptionMeters } from './plan';
+import { planMeter, planRequests, toConsumptionMeters } from './plan';
 import type { MetryConsumptionPeriod } from './types';
 
 /** The cost metrics Metry documents; the default is `retail_total,grid_total`. */
@@ -74,17 +74,9 @@ export async function* exportCosts(requester: HttpRequester, input: Iterable<unk
   const metrics = [...options.metrics];
   const parsedPeriod = parsePeriodExpression(options.period);
   const unique = new Map(toConsumptionMeters([...input]).map((meter) => [meter.id, meter] as const));
-  for (const given of unique.values()) {
-    let meter: ConsumptionMeter & { timezone: string };
-    try {
-      meter = await withTimezone(requester, given, options.fallbackTimezone, options.signal);
-    } catch (error) {
-      if (isMeterGone(error)) {
-        yield goneEvent(given, error);
-        continue;
-      }
-      throw error;
-    }
+  const { ready, skipped } = await withTimezones(requester, [...unique.values()], options.fallbackTimezone, options.signal);
+  yield* skipped;
+  for (const meter of ready) {
     // consumption_stats says nothing about costs, so the plan must not filter metrics by it.
     const plan = planMeter({ ...meter, stats: undefined }, { granularity: 'month', metrics, period: options.period, now: options.now, fallbackTimezone: meter.timezone }, {}, parsedPeriod);
     // Metry limits every request to 100,000 values; costs have no multi request.

@@ -7,9 +7,9 @@
 import type { HttpRequester } from '../http/client';
 import { ServiceError, isServiceError } from '../http/errors';
 import type { SkippedEvent } from './export';
-import { getMeter } from './meters';
-import { ConsumptionMeter, meterTimezone, toConsumptionMeters } from './plan';
-import { isValidTimeZone } from './timezone';
+import { MeterFinder } from './meter-finder';
+import { ConsumptionMeter, meterTimezone } from './plan';
+import { isValidTimeZone } from '../time-zone';
 
 export function isMeterGone(error: unknown): error is ServiceError {
   return isServiceError(error) && (error.status === 403 || error.status === 404);
@@ -31,14 +31,28 @@ export function goneEvent(meter: ConsumptionMeter, error: ServiceError): Skipped
   return skippedEvent(meter, error.code, reason, error.status);
 }
 
+export type ZonedMeter = ConsumptionMeter & { timezone: string };
+
 /**
- * The meter with its time zone: as given, or read from `GET /meters/{id}` (Metry reads every
- * period in the meter's zone, so it must be known to turn slots into instants).
+ * The meters with their time zones: as given, or from the account's meter listing (Metry reads
+ * every period in the meter's zone, so it must be known to turn slots into instants). A bare id
+ * the account does not list is skipped and reported, as the consumption export does.
  */
-export async function withTimezone(requester: HttpRequester, meter: ConsumptionMeter, fallback: string | undefined, signal?: AbortSignal): Promise<ConsumptionMeter & { timezone: string }> {
-  if (isValidTimeZone(meter.timezone)) return meter as ConsumptionMeter & { timezone: string };
-  const [full] = toConsumptionMeters([await getMeter(requester, meter.id, signal)]);
-  return { ...meter, timezone: meterTimezone(full, fallback) };
+export async function withTimezones(requester: HttpRequester, meters: readonly ConsumptionMeter[], fallback: string | undefined, signal?: AbortSignal): Promise<{ ready: ZonedMeter[]; skipped: SkippedEvent[] }> {
+  const bare = meters.filter((meter) => !isValidTimeZone(meter.timezone));
+  const found = bare.length > 0 ? await new MeterFinder(requester, { signal }).find(bare.map((meter) => meter.id)) : new Map<string, ConsumptionMeter>();
+  const ready: ZonedMeter[] = [];
+  const skipped: SkippedEvent[] = [];
+  for (const meter of meters) {
+    if (isValidTimeZone(meter.timezone)) {
+      ready.push(meter as ZonedMeter);
+      continue;
+    }
+    const listed = found.get(meter.id);
+    if (listed) ready.push({ ...listed, mappedId: meter.mappedId ?? listed.mappedId, timezone: meterTimezone(listed, fallback) });
+    else skipped.push(skippedEvent(meter, 'NOT_LISTED', 'Metry does not list this meter for the token (GET /meters?revoked=false, every box): check the id (use root._id) or whether the user removed the meter.'));
+  }
+  return { ready, skipped };
 }
 
 /** One GET answering a Metry envelope whose `data` holds the meter's entry. */

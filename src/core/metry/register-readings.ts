@@ -13,11 +13,11 @@
 import type { HttpRequester } from '../http/client';
 import { ServiceError } from '../http/errors';
 import { Reading, normaliseOffset, toIsoWithOffset, toReadingValue } from '../readings';
-import { goneEvent, getEntry, isMeterGone, skippedEvent, withTimezone } from './entries';
+import { ZonedMeter, goneEvent, getEntry, isMeterGone, skippedEvent, withTimezones } from './entries';
 import type { ExportEvent } from './export';
 import { lastCompleteSlot, parsePeriodExpression, rangeToPeriod, resolveRange, splitRange } from './periods';
-import { ConsumptionMeter, toConsumptionMeters } from './plan';
-import { offsetMinutesAt } from './timezone';
+import { toConsumptionMeters } from './plan';
+import { offsetMinutesAt } from '../time-zone';
 import { METRY_METRIC_UNITS } from './types';
 
 export const READING_STATUSES = ['recorded', 'interpolated', 'meter_change'] as const;
@@ -53,7 +53,7 @@ function readingTime(raw: unknown): number {
   return Date.parse(normaliseOffset(raw));
 }
 
-function convertReadings(entry: ReadingsEntry, meter: ConsumptionMeter & { timezone: string }, metrics: readonly string[], seen: Set<string>): Reading[] {
+function convertReadings(entry: ReadingsEntry, meter: ZonedMeter, metrics: readonly string[], seen: Set<string>): Reading[] {
   const readings: Reading[] = [];
   for (const period of entry.periods ?? []) {
     for (const metric of metrics) {
@@ -87,7 +87,7 @@ function convertReadings(entry: ReadingsEntry, meter: ConsumptionMeter & { timez
 }
 
 /** One meter: every request of the period, then its readings at once (or nothing when blocked). */
-async function meterReadings(requester: HttpRequester, meter: ConsumptionMeter & { timezone: string }, options: RegisterReadingsOptions): Promise<ExportEvent> {
+async function meterReadings(requester: HttpRequester, meter: ZonedMeter, options: RegisterReadingsOptions): Promise<ExportEvent> {
   const metrics = [...options.metrics];
   const openEnd = lastCompleteSlot(options.now, 'day', meter.timezone);
   const periods = parsePeriodExpression(options.period)
@@ -118,13 +118,14 @@ async function meterReadings(requester: HttpRequester, meter: ConsumptionMeter &
 export async function* exportRegisterReadings(requester: HttpRequester, input: Iterable<unknown>, options: RegisterReadingsOptions): AsyncGenerator<ExportEvent> {
   parsePeriodExpression(options.period);
   const unique = new Map(toConsumptionMeters([...input]).map((meter) => [meter.id, meter] as const));
-  for (const given of unique.values()) {
+  const { ready, skipped } = await withTimezones(requester, [...unique.values()], options.fallbackTimezone, options.signal);
+  yield* skipped;
+  for (const meter of ready) {
     try {
-      const meter = await withTimezone(requester, given, options.fallbackTimezone, options.signal);
       yield await meterReadings(requester, meter, options);
     } catch (error) {
-      if (isMeterGone(error)) yield goneEvent(given, error);
-      else if (error instanceof ServiceError && error.code === 'INVALID_RESPONSE') yield skippedEvent(given, error.code, `${error.message} Nothing of this meter was imported; it is tried again next time.`);
+      if (isMeterGone(error)) yield goneEvent(meter, error);
+      else if (error instanceof ServiceError && error.code === 'INVALID_RESPONSE') yield skippedEvent(meter, error.code, `${error.message} Nothing of this meter was imported; it is tried again next time.`);
       else throw error;
     }
   }

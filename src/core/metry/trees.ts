@@ -6,11 +6,10 @@
  * consumption meter here whose id, and so every reading's `meterId`, is the node id.
  */
 import type { HttpRequester } from '../http/client';
-import { ServiceError, isServiceError } from '../http/errors';
-import { nextSkip, paginate } from '../http/pagination';
-import { getMeter } from './meters';
-import { isValidTimeZone } from './timezone';
-import type { MetryListEnvelope, MetryMeter } from './types';
+import { MeterFinder } from './meter-finder';
+import { isValidTimeZone } from '../time-zone';
+import type { MetryMeter } from './types';
+import { listWholeTreeNodes } from './meters';
 
 export interface MetryTreeNode {
   _id: string;
@@ -32,22 +31,9 @@ export interface TreeNodeMeter extends MetryMeter {
   timezone: string;
 }
 
-/**
- * The nodes under `parent`: `null` lists the root nodes, an id that node's children and
- * `undefined` every node (`GET /trees`, 50 a page, `skip` to page on).
- */
+/** The nodes under `parent` (`null`: root nodes, an id: its children, `undefined`: every node), each once. */
 export async function* listTreeNodes(requester: HttpRequester, parent: string | null | undefined, options: { signal?: AbortSignal } = {}): AsyncGenerator<MetryTreeNode> {
-  const query: Record<string, string> = {};
-  if (parent !== undefined) query.parent = parent === null ? 'null' : parent;
-  yield* paginate<MetryTreeNode, number>(async (skip) => {
-    const response = await requester.request<MetryListEnvelope<MetryTreeNode>>({ path: '/trees', query: { ...query, skip: skip ?? 0 }, what: 'listing tree nodes', signal: options.signal, responseType: 'json' });
-    const body = response.data;
-    if (!body || !Array.isArray(body.data)) {
-      throw new ServiceError('Metry sent a list without a data array (listing tree nodes). Check that the base URL points at the Metry API (…/api/v2).', { code: 'INVALID_RESPONSE', service: 'metry' });
-    }
-    const start = typeof body.skip === 'number' ? body.skip : skip ?? 0;
-    return { items: body.data, next: nextSkip(start, body.data.length, body.count) };
-  });
+  yield* (await listWholeTreeNodes(requester, parent, options)).items;
 }
 
 /** True for a tree node as listTreeNodes or treeNodeMeter give it (no meter has `meters` and no `root`). */
@@ -59,21 +45,19 @@ export function isTreeNode(item: unknown): boolean {
 
 /**
  * A tree node as a consumption meter. Metry reads a node's period in its meters' zone; a node has
- * no zone of its own, so it is the zone of its first meter (one `GET /meters/{id}`), else `fallback`.
+ * no zone of its own, so it is the zone of its first meter (found in the meter listing; pass one
+ * finder for many nodes), else `fallback`.
  */
-export async function treeNodeMeter(requester: HttpRequester, node: MetryTreeNode, fallback: string, signal?: AbortSignal): Promise<TreeNodeMeter> {
+export async function treeNodeMeter(requester: HttpRequester, node: MetryTreeNode, fallback: string, finder = new MeterFinder(requester)): Promise<TreeNodeMeter> {
   const meter: TreeNodeMeter = { _id: node._id, treeNode: true, timezone: fallback };
   if (typeof node.name === 'string') meter.name = node.name;
   if (typeof node.custom_identifier === 'string' && node.custom_identifier !== '') meter.mappedId = node.custom_identifier;
   const first = node.meters?.find((m) => m.root_id || m._id);
   if (first) {
-    try {
-      const zone = (await getMeter(requester, (first.root_id ?? first._id)!, signal)).timezone;
-      if (isValidTimeZone(zone)) meter.timezone = zone;
-    } catch (error) {
-      // A meter the account cannot read does not make the node unusable: Metry still sums the rest.
-      if (!isServiceError(error) || (error.status !== 403 && error.status !== 404)) throw error;
-    }
+    const id = (first.root_id ?? first._id)!;
+    // A meter the account does not list leaves the fallback: Metry still sums the node's other meters.
+    const zone = (await finder.find([id])).get(id)?.timezone;
+    if (isValidTimeZone(zone)) meter.timezone = zone;
   }
   return meter;
 }

@@ -42,12 +42,11 @@ describe('costs as normalized readings against the fake Metry', () => {
 
   it('turns a year of monthly costs into readings in the meter\'s zone across both DST changes, nulls kept', async () => {
     metry.addMeters(1, { timezone: 'Europe/Stockholm' });
-    const { readings } = await run([FakeMetry.rootId(0)]);
-    // One GET /meters/{id} for the zone, then one costs request for the whole year.
-    assert.deepEqual(metry.server.requests.map((r) => `${r.path}?${r.query}`), [
-      `/api/v2/meters/${FakeMetry.rootId(0)}?`,
-      `/api/v2/costs/${FakeMetry.rootId(0)}/month/202301-202312?metrics=retail_total%2Cgrid_total`,
-    ]);
+    const { readings, skipped } = await run([FakeMetry.rootId(0), 'unknown0000000000000000']);
+    assert.deepEqual(skipped.map((s) => [s.meterId, s.code]), [['unknown0000000000000000', 'NOT_LISTED']]);
+    // One page of the meter listing for the zone of the bare id, then one costs request for the whole year.
+    assert.deepEqual(metry.server.requests.map((r) => r.path), ['/api/v2/meters', `/api/v2/costs/${FakeMetry.rootId(0)}/month/202301-202312`]);
+    assert.equal(metry.server.requests[1].query.get('metrics'), 'retail_total,grid_total');
     assert.equal(readings.length, 24);
     for (const reading of readings) assert.deepEqual(validateReading(reading), []);
     const grid = readings.filter((r) => r.metric === 'cost_grid_total');
