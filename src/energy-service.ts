@@ -83,7 +83,7 @@ export = function register(RED: NodeAPI): void {
       username: { type: 'password' },
       password: { type: 'password' },
       authKey: { type: 'password' },
-      clientId: { type: 'text' },
+      clientId: { type: 'password' },
       clientSecret: { type: 'password' },
       // Filled by the Authorize button's callback and by token rotation, never typed in the editor.
       refreshToken: { type: 'password' },

@@ -104,8 +104,8 @@ function checkCredentials(service: ServiceName, credentials: ServiceCredentials,
   const missing = (field: string, described = field): ConfigError =>
     new ConfigError(`The ${name} config node has no ${described}. Open the config node and enter it (or \${ENV_VAR} to read it from the environment).`, field);
   if (authMode === 'oauth2') {
-    if (!credentials.clientId) throw missing('Client id', 'OAuth2 client id');
-    if (!credentials.clientSecret) throw missing('Client secret', 'OAuth2 client secret');
+    if (!credentials.clientId) throw missing('Client id', 'Client id (OAuth2)');
+    if (!credentials.clientSecret) throw missing('Client secret', 'Client secret (OAuth2)');
     if (!credentials.refreshToken) {
       throw new ConfigError(`The ${name} config node is not authorized for a customer account yet. Open it and click Authorize, then deploy.`, 'Authorize');
     }

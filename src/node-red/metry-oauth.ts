@@ -104,11 +104,9 @@ export function registerMetryOAuthAdmin(RED: NodeAPI, clock: Clock): void {
     }
     try {
       const stored = storedCredentials(RED, nodeId);
-      const secret = text(body.clientSecret);
-      const client = checkOAuth2Client({
-        clientId: text(body.clientId) || stored.clientId,
-        clientSecret: secret && secret !== STORED_PASSWORD ? secret : stored.clientSecret,
-      });
+      // A field the editor shows as stored comes as __PWRD__: then the stored value is used.
+      const typed = (value: unknown): string | undefined => (text(value) && text(value) !== STORED_PASSWORD ? text(value) : undefined);
+      const client = checkOAuth2Client({ clientId: typed(body.clientId) ?? stored.clientId, clientSecret: typed(body.clientSecret) ?? stored.clientSecret });
       const baseUrl = readBaseUrl(text(body.baseUrl) || SERVICE_DEFAULTS.metry.baseUrl, 'Base URL', SERVICE_DEFAULTS.metry.baseUrl);
       const state = states.issue(nodeId, redirectUri, { baseUrl, ...client });
       const authorizeUrl = buildAuthorizeUrl(metryOAuthEndpoints(baseUrl), { clientId: client.clientId, redirectUri, state, scope: METRY_OAUTH_SCOPE });

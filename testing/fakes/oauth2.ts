@@ -58,6 +58,8 @@ export class FakeOAuth2 {
   rotateRefreshTokens = true;
   /** The user refuses consent on the authorize page. */
   deny = false;
+  /** Every code, access token and refresh token it ever issued, for tests that look for leaks. */
+  readonly issued: string[] = [];
   /** Every token request, by grant type. */
   readonly tokenRequests: { grantType: string; status: number; at: number }[] = [];
   private readonly codes = new Map<string, IssuedCode>();
@@ -128,7 +130,9 @@ export class FakeOAuth2 {
   }
 
   private newToken(prefix: string): string {
-    return `${prefix}_${randomBytes(18).toString('base64url')}`;
+    const token = `${prefix}_${randomBytes(18).toString('base64url')}`;
+    this.issued.push(token);
+    return token;
   }
 
   private authorize(request: RecordedRequest): FakeResponse {
