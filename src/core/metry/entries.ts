@@ -1,18 +1,38 @@
 /**
- * What the per-meter series other than consumption (costs, register readings) share: one GET
+ * What the per-meter series share with consumption: which failures skip one meter and how that
+ * is reported; and what costs and register readings share besides: one GET
  * per meter and period answering `{data: [entry]}`, a meter's time zone looked up when the input
  * did not carry it, and the rule that a meter Metry refuses (403: removed or revoked by the user;
  * 404: no such meter) is skipped and reported while the rest goes on.
  */
 import type { HttpRequester } from '../http/client';
 import { ServiceError, isServiceError } from '../http/errors';
-import type { SkippedEvent } from './export';
+import type { SkippedEvent, SkippedMeter } from './export';
 import { MeterFinder } from './meter-finder';
 import { ConsumptionMeter, meterTimezone } from './plan';
 import { isValidTimeZone } from '../time-zone';
 
+/** True for errors that concern one meter only; the rest of the run goes on. */
 export function isMeterGone(error: unknown): error is ServiceError {
   return isServiceError(error) && (error.status === 403 || error.status === 404);
+}
+
+/** A bare id the account's meter listing does not have. */
+export function notListed(meter: ConsumptionMeter): SkippedMeter {
+  return {
+    meterId: meter.id,
+    mappedId: meter.mappedId,
+    code: 'NOT_LISTED',
+    reason: 'Metry does not list this meter for the token (GET /meters?revoked=false, every box): check the id (use root._id) or whether the user removed the meter.',
+  };
+}
+
+/** A meter Metry refused (403: removed or revoked by the user) or does not know (404). */
+export function skipFor(meter: ConsumptionMeter, error: ServiceError): SkippedMeter {
+  const reason = error.status === 403
+    ? 'Metry refused access to this meter (403): the user removed it or revoked access. Remove it from your mapping or ask the user to restore it.'
+    : 'Metry has no meter with this id (404). Check the id or remove it from your mapping.';
+  return { meterId: meter.id, mappedId: meter.mappedId, name: meter.name, status: error.status, code: error.code, reason };
 }
 
 export function skippedEvent(meter: ConsumptionMeter, code: string, reason: string, status?: number): SkippedEvent {
@@ -24,11 +44,7 @@ export function skippedEvent(meter: ConsumptionMeter, code: string, reason: stri
 }
 
 export function goneEvent(meter: ConsumptionMeter, error: ServiceError): SkippedEvent {
-  const reason =
-    error.status === 403
-      ? 'Metry refused access to this meter (403): the user removed it or revoked access. Remove it from your mapping or ask the user to restore it.'
-      : 'Metry has no meter with this id (404). Check the id or remove it from your mapping.';
-  return skippedEvent(meter, error.code, reason, error.status);
+  return { type: 'skipped', ...skipFor(meter, error) };
 }
 
 export type ZonedMeter = ConsumptionMeter & { timezone: string };
@@ -50,7 +66,7 @@ export async function withTimezones(requester: HttpRequester, meters: readonly C
     }
     const listed = found.get(meter.id);
     if (listed) ready.push({ ...listed, mappedId: meter.mappedId ?? listed.mappedId, timezone: meterTimezone(listed, fallback) });
-    else skipped.push(skippedEvent(meter, 'NOT_LISTED', 'Metry does not list this meter for the token (GET /meters?revoked=false, every box): check the id (use root._id) or whether the user removed the meter.'));
+    else skipped.push({ type: 'skipped', ...notListed(meter) });
   }
   return { ready, skipped };
 }
