@@ -12,8 +12,8 @@ import {
   type P1Source,
   type SerialPortClass,
 } from './core/p1-source';
-import { errorStatus, shortStatusText, type StatusView } from './core/runtime/status';
-import { clockFrom, onClose, reportError } from './node-red/node-kit';
+import { errorStatus, type StatusView } from './core/runtime/status';
+import { clockFrom, onClose, reportError, toNodeStatus } from './node-red/node-kit';
 
 /** Runtime settings; tests put serialport's `SerialPortMock` in `dsmrP1InSerialPort`. */
 interface DsmrP1InSettings {
@@ -35,9 +35,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const clock = clockFrom(RED);
-    const show = (view: StatusView | undefined): void => {
-      node.status(view ? { fill: view.fill, shape: view.shape, text: shortStatusText(RED._(`dsmr-p1-in.status.${view.key}`, view.params)) } : {});
-    };
+    const show = (view: StatusView | undefined): void => node.status(toNodeStatus(RED, 'dsmr-p1-in', view));
     const env = (name: string): string | undefined =>
       (RED.util as unknown as { getSetting(node: Node, name: string): string | undefined }).getSetting(node, name) ?? process.env[name];
 

@@ -1,12 +1,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import Mustache from 'mustache';
 import type { ClientLease } from './core/http/client';
-import { ConsumptionConfig, ConsumptionController, ConsumptionSettings, readConsumptionSettings } from './core/metry/consumption-controller';
+import { ConsumptionConfig, ConsumptionController, readConsumptionSettings } from './core/metry/consumption-controller';
 import { ExportCursors, keptCursors } from './core/metry/cursor';
-import { StatusView, errorStatus } from './core/runtime/status';
+import type { StatusView } from './core/runtime/status';
 import { keptCursorStore } from './node-red/context-cursor-store';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { clockFrom, evaluateProperty, onClose, onInput, toNodeStatus } from './node-red/node-kit';
+import { clockFrom, evaluateProperty, onClose, onInput, readSettingsAtDeploy, toNodeStatus } from './node-red/node-kit';
 
 interface MetryConsumptionDef extends NodeDef, ConsumptionConfig {
   server: string;
@@ -21,15 +21,8 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const show = (view: StatusView): void => node.status(toNodeStatus(RED, 'metry-consumption', view));
-    let settings: ConsumptionSettings;
-    try {
-      settings = readConsumptionSettings(def);
-    } catch (error) {
-      node.error(error);
-      show(errorStatus('config'));
-      onInput(node, async () => Promise.reject(error));
-      return;
-    }
+    const settings = readSettingsAtDeploy(RED, node, () => readConsumptionSettings(def));
+    if (!settings) return;
     let lease: ClientLease | undefined;
     let kept: ExportCursors | undefined;
 

@@ -2,11 +2,11 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { Request, Response } from 'express';
 import type { ClientLease } from './core/http/client';
 import { loadMeterTable, meterTableError } from './core/metry/dialog';
-import { ListingConfig, ListingSettings, meterFilters, readListingSettings, runListing } from './core/metry/meter-listing';
+import { ListingConfig, meterFilters, readListingSettings, runListing } from './core/metry/meter-listing';
 import type { MeterFilters } from './core/metry/meters';
-import { StatusView, errorStatus } from './core/runtime/status';
+import type { StatusView } from './core/runtime/status';
 import { getServiceConfig } from './node-red/energy-service-types';
-import { evaluateProperty, onClose, onInput, toNodeStatus } from './node-red/node-kit';
+import { evaluateProperty, onClose, onInput, readSettingsAtDeploy, toNodeStatus } from './node-red/node-kit';
 
 interface MetryMetersDef extends NodeDef {
   server: string;
@@ -20,15 +20,8 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const show = (view: StatusView): void => node.status(toNodeStatus(RED, 'metry-meters', view));
-    let settings: ListingSettings;
-    try {
-      settings = readListingSettings(def as ListingConfig);
-    } catch (error) {
-      node.error(error);
-      show(errorStatus('config'));
-      onInput(node, async () => Promise.reject(error));
-      return;
-    }
+    const settings = readSettingsAtDeploy(RED, node, () => readListingSettings(def as ListingConfig));
+    if (!settings) return;
     let lease: ClientLease | undefined;
 
     onInput(node, async (msg, send) => {

@@ -10,6 +10,7 @@ import { MockBinding } from '@serialport/binding-mock';
 import { helper, nodeModule, fixturePath, repoRoot } from '../../testing/runtime';
 import { ManualClock, settle, until } from '../../testing/manual-clock';
 import { editorDefinition } from '../../testing/editor-definition';
+import { translate } from '../../testing/catalog';
 
 const read = (name: string): Buffer => fs.readFileSync(fixturePath('dsmr', name));
 const DSMR5 = read('ndokter_v5-iskra-mt382.txt');
@@ -33,15 +34,6 @@ class NoUdevSerialPort extends SerialPortMock {
   static override list = async (): Promise<never> => {
     throw new Error('spawn udevadm ENOENT');
   };
-}
-
-const catalog = JSON.parse(fs.readFileSync(path.join(repoRoot, 'nodes', 'locales', 'en-US', 'dsmr-p1-in.json'), 'utf8'));
-
-/** The runtime's translation, with our en-US catalog (the test helper's RED._ returns keys only). */
-function translate(key: string, params?: Record<string, unknown>): string {
-  const text = key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], catalog);
-  if (typeof text !== 'string') return key;
-  return text.replace(/__(\w+)__/g, (_whole, name: string) => String(params?.[name] ?? ''));
 }
 
 /** Permission checks the admin routes asked for; a request passes only with the permission in a header. */

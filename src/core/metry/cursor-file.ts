@@ -7,7 +7,7 @@
  * of what the lost moves covered; nothing is skipped.
  */
 import fsp from 'node:fs/promises';
-import path from 'node:path';
+import { writeFileAtomically } from '../durable-files';
 import { CursorStore, parseCursor } from './cursor';
 
 export interface FileCursorStoreOptions {
@@ -80,7 +80,7 @@ export class FileCursorStore implements CursorStore {
         if (theirs === undefined || (parseCursor(mine) ?? 0) >= (parseCursor(theirs) ?? 0)) onDisk.set(key, mine);
         else this.values.set(key, theirs);
       }
-      await writeAtomically(this.file, `${JSON.stringify(Object.fromEntries(onDisk), null, 1)}\n`);
+      await writeFileAtomically(this.file, `${JSON.stringify(Object.fromEntries(onDisk), null, 1)}\n`);
     } catch (error) {
       for (const key of keys) this.changed.add(key);
       throw error;
@@ -88,24 +88,3 @@ export class FileCursorStore implements CursorStore {
   }
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  const handle = await fsp.open(temporary, 'w');
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fsp.rename(temporary, file);
-  let dir: fsp.FileHandle | undefined;
-  try {
-    dir = await fsp.open(path.dirname(file), 'r');
-    await dir.sync();
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is atomic there all the same.
-  } finally {
-    await dir?.close().catch(() => undefined);
-  }
-}
