@@ -3,6 +3,7 @@ import { ClientLease, ServiceHttpClient, TlsOptions, ProxyOptions } from './core
 import type { EnergyServiceDef, EnergyServiceNode } from './node-red/energy-service-types';
 import { ServiceSettings, createAuth, readServiceSettings } from './core/services';
 import { clockFrom, onClose, toError } from './node-red/node-kit';
+import { metryOAuthAuth, registerMetryOAuthAdmin } from './node-red/metry-oauth';
 
 interface TlsConfigNode extends Node {
   addTLSOptions(options: Record<string, unknown>): void;
@@ -51,7 +52,10 @@ export = function register(RED: NodeAPI): void {
       client ??= new ServiceHttpClient({
         service: settings.service,
         baseURL: settings.baseUrl,
-        auth: createAuth(settings.service, node.credentials ?? {}),
+        auth:
+          settings.authMode === 'oauth2'
+            ? metryOAuthAuth(RED, node, settings.baseUrl, node.credentials ?? {}, clockFrom(RED))
+            : createAuth(settings.service, node.credentials ?? {}),
         timeoutMs: settings.timeoutMs,
         maxConcurrent: settings.maxConcurrent,
         requestsPerSecond: settings.requestsPerSecond,
@@ -79,6 +83,12 @@ export = function register(RED: NodeAPI): void {
       username: { type: 'password' },
       password: { type: 'password' },
       authKey: { type: 'password' },
+      clientId: { type: 'password' },
+      clientSecret: { type: 'password' },
+      // Filled by the Authorize button's callback and by token rotation, never typed in the editor.
+      refreshToken: { type: 'password' },
     },
   });
+
+  registerMetryOAuthAdmin(RED, clockFrom(RED));
 };

@@ -8,6 +8,10 @@ export type ServiceName = (typeof SERVICES)[number];
 
 export interface ServiceCredentials {
   token?: string;
+  /** Metry OAuth2 (authentication "oauth2"): the app's client id and secret, and the customer's refresh token. */
+  clientId?: string;
+  clientSecret?: string;
+  refreshToken?: string;
   apiKey?: string;
   username?: string;
   password?: string;
@@ -46,7 +50,12 @@ export interface ServiceConfigInput {
   timeout?: unknown;
   maxConcurrent?: unknown;
   requestsPerSecond?: unknown;
+  /** Metry only: `token` (a private access token) or `oauth2` (a customer account authorized through the Metry app). */
+  authMode?: unknown;
 }
+
+export const AUTH_MODES = ['token', 'oauth2'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** A config node's settings, checked: what the HTTP client is built from. */
 export interface ServiceSettings {
@@ -55,6 +64,7 @@ export interface ServiceSettings {
   timeoutMs: number;
   maxConcurrent: number;
   requestsPerSecond: number;
+  authMode: AuthMode;
 }
 
 export function isServiceName(value: unknown): value is ServiceName {
@@ -83,14 +93,24 @@ export function readServiceSettings(input: ServiceConfigInput, credentials: Serv
     default: defaults.requestsPerSecond,
     unit: 'requests per second',
   });
-  checkCredentials(service, credentials);
-  return { service, baseUrl, timeoutMs: timeoutSeconds * 1000, maxConcurrent, requestsPerSecond };
+  // OAuth2 is what Metry offers apps that reach customers' own accounts; the other services take keys.
+  const authMode = service === 'metry' ? readChoice(input.authMode || 'token', 'Authentication', AUTH_MODES, 'token') : 'token';
+  checkCredentials(service, credentials, authMode);
+  return { service, baseUrl, timeoutMs: timeoutSeconds * 1000, maxConcurrent, requestsPerSecond, authMode };
 }
 
-function checkCredentials(service: ServiceName, credentials: ServiceCredentials): void {
+function checkCredentials(service: ServiceName, credentials: ServiceCredentials, authMode: AuthMode = 'token'): void {
   const name = serviceDisplayName(service);
   const missing = (field: string, described = field): ConfigError =>
     new ConfigError(`The ${name} config node has no ${described}. Open the config node and enter it (or \${ENV_VAR} to read it from the environment).`, field);
+  if (authMode === 'oauth2') {
+    if (!credentials.clientId) throw missing('Client id', 'Client id (OAuth2)');
+    if (!credentials.clientSecret) throw missing('Client secret', 'Client secret (OAuth2)');
+    if (!credentials.refreshToken) {
+      throw new ConfigError(`The ${name} config node is not authorized for a customer account yet. Open it and click Authorize, then deploy.`, 'Authorize');
+    }
+    return;
+  }
   switch (service) {
     case 'metry':
     case 'utilityapi':

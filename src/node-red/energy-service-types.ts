@@ -12,6 +12,8 @@ export interface EnergyServiceDef extends NodeDef {
   timeout?: number | string;
   maxConcurrent?: number | string;
   requestsPerSecond?: number | string;
+  /** Metry: `token` (private access token, the default) or `oauth2` (a customer account authorized with Authorize). */
+  authMode?: string;
 }
 
 /** What user nodes get from `RED.nodes.getNode(config.service)`. */

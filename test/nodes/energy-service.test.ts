@@ -79,7 +79,7 @@ describe('energy-service config node in the Node-RED runtime', () => {
     assert.equal(config.service, 'metry');
     const redNodes = (helper as unknown as { _redNodes: { getCredentialDefinition(type: string): Record<string, { type: string }> } })._redNodes;
     const definition = redNodes.getCredentialDefinition('energy-service');
-    assert.deepEqual(Object.keys(definition).sort(), ['apiKey', 'authKey', 'password', 'token', 'username']);
+    assert.deepEqual(Object.keys(definition).sort(), ['apiKey', 'authKey', 'clientId', 'clientSecret', 'password', 'refreshToken', 'token', 'username']);
     for (const [name, field] of Object.entries(definition)) assert.equal(field.type, 'password', `${name} must be a password`);
   });
 

@@ -10,7 +10,7 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 
  * anything else. Digits are accumulated as an integer and divided once by a power of ten: both
  * are exact doubles, so the quotient is the correctly rounded value, the same as parseFloat.
  */
-export function readNumber(text: string, start: number, end: number): number {
+export function decimalAt(text: string, start: number, end: number): number {
   if (start >= end) return NaN;
   let i = start;
   let negative = false;

@@ -3,7 +3,7 @@
  * table (obis-table.ts) names the reader of each known line; lines it does not know are read by
  * `readValues`. A reader never throws: a value it cannot read is kept as written.
  */
-import { decodeHexText, readNumber, readUnit } from './obis';
+import { decodeHexText, decimalAt, readUnit } from './obis';
 import { looksLikeTimestamp, readCaptureTime } from './timestamps';
 import type { ObisEntry, ObisValue, PeakHistoryEntry, PowerFailure } from './types';
 
@@ -16,7 +16,7 @@ export type Reader = (values: readonly string[]) => ObisEntry;
 const PLACEHOLDER_DURATION = 2147483647;
 
 function numberOrText(written: string, end = written.length): number | string {
-  const number = readNumber(written, 0, end);
+  const number = decimalAt(written, 0, end);
   return number === number ? number : written.slice(0, end);
 }
 
@@ -88,7 +88,7 @@ export const failureLog: Reader = (values) => {
   for (let i = 2; i + 1 < values.length; i += 2) {
     const written = values[i + 1];
     const star = written.indexOf('*');
-    const durationSeconds = readNumber(written, 0, star < 0 ? written.length : star);
+    const durationSeconds = decimalAt(written, 0, star < 0 ? written.length : star);
     const end = readCaptureTime(values[i]);
     const entry: PowerFailure = { end: end ?? values[i], durationSeconds };
     if (end === undefined || !(durationSeconds < PLACEHOLDER_DURATION)) entry.placeholder = true;
@@ -103,7 +103,7 @@ export const failureLog: Reader = (values) => {
  * values); those are read as a plain list.
  */
 export const peakHistory: Reader = (values) => {
-  const rows = readNumber(values[0], 0, values[0].length);
+  const rows = decimalAt(values[0], 0, values[0].length);
   if (!(rows >= 0) || values.length !== 3 + 3 * rows || !values[1].includes(':')) return readValues(values);
   const history: PeakHistoryEntry[] = [];
   const entries: ObisValue[] = [];
@@ -131,7 +131,7 @@ export const peakHistory: Reader = (values) => {
 export const legacyMbusReading: Reader = (values) => {
   const entry: ObisEntry = { value: null };
   if (values.length >= 7) {
-    const number = readNumber(values[6], 0, values[6].length);
+    const number = decimalAt(values[6], 0, values[6].length);
     if (number === number) entry.value = number;
   }
   if (values.length >= 6 && values[5] !== '') entry.unit = readUnit(values[5], 0, values[5].length);

@@ -14,12 +14,19 @@ import { ConfigError, readChoice, readNumber } from '../runtime/options';
 import { StatusView, statusView } from '../runtime/status';
 import { MessageBatcher } from './batcher';
 import { ExportCursors, InputCursors } from './cursor';
-import { ConsumptionExport, ExportEvent, ReadingsEvent } from './export';
+import { ConsumptionExport, ExportEvent, ExportSummary, ReadingsEvent } from './export';
+import { exportCosts, parseCostMetrics } from './costs';
+import { exportRegisterReadings } from './register-readings';
+import { isTreeNode } from './trees';
 import { forceRequest, metersFromMessage } from './input';
 import { GranularityChoice, toConsumptionMeters } from './plan';
 import { parseMetrics } from './types';
 
 export interface ConsumptionSettings {
+  /** What to fetch: consumption (the default), costs (`/costs`, month values) or register readings (`/readings`). */
+  fetch: 'consumption' | 'costs' | 'readings';
+  /** Cost metrics in Metry's names (`retail_total`), for `fetch: costs`. */
+  costMetrics: string[];
   granularity: GranularityChoice;
   metrics: string[];
   mode: 'incremental' | 'period';
@@ -33,6 +40,8 @@ export interface ConsumptionSettings {
 
 /** The node's saved fields this module reads. */
 export interface ConsumptionConfig {
+  fetch?: unknown;
+  costMetrics?: unknown;
   granularity?: unknown;
   metrics?: unknown;
   mode?: unknown;
@@ -53,10 +62,24 @@ export function readConsumptionSettings(config: ConsumptionConfig): ConsumptionS
   const lookBack = config.lookBack === undefined || config.lookBack === null || String(config.lookBack).trim() === ''
     ? undefined
     : readNumber(config.lookBack, { field: 'Look-back', min: 0, max: 10_000, default: 0, integer: true, unit: 'periods' });
+  const fetch = readChoice(config.fetch, 'Fetch', ['consumption', 'costs', 'readings'] as const, 'consumption');
+  let costMetrics: string[];
+  try {
+    costMetrics = parseCostMetrics(config.costMetrics ?? '');
+  } catch (error) {
+    throw new ConfigError((error as Error).message, 'Cost metrics');
+  }
+  const mode = readChoice(config.mode, 'Export', ['incremental', 'period'] as const, 'incremental');
+  if (fetch !== 'consumption' && mode !== 'period') {
+    // consumption_stats says nothing about costs or readings, so there is nothing to start an incremental run from.
+    throw new ConfigError(`${fetch === 'costs' ? 'Costs' : 'Register readings'} are fetched for a period: set Export to "period" and give one, e.g. {{lastMonth}} or 202401-202412.`, 'Export');
+  }
   return {
+    fetch,
+    costMetrics,
     granularity: readChoice(config.granularity, 'Granularity', ['month', 'day', 'hour', 'best'] as const, 'month'),
     metrics,
-    mode: readChoice(config.mode, 'Export', ['incremental', 'period'] as const, 'incremental'),
+    mode,
     output: readChoice(config.output, 'Output', ['meter', 'all'] as const, 'meter'),
     includeRaw: config.includeRaw === true,
     // Flows from before the database cursor kept theirs in context.
@@ -165,6 +188,7 @@ export class ConsumptionController {
       return meters;
     });
     const period = await this.periodFor(first);
+    if (this.settings.fetch !== 'consumption') return this.exportSeries(inputs, items, owner, period, sequence);
     const cursors = period !== undefined ? undefined : this.settings.cursor === 'input' ? this.inputCursors(inputs, items) : this.host.keptCursors();
     const connection = this.host.connection();
     const exporter = new ConsumptionExport(connection.requester, {
@@ -178,6 +202,8 @@ export class ConsumptionController {
       concurrency: connection.concurrency,
       baseUrlLength: connection.baseUrlLength,
       includeRaw: this.settings.includeRaw,
+      // Metry documents /consumptions/multi for meter ids only: tree nodes are asked for one by one.
+      useMulti: !items.some(isTreeNode),
       onProgress: () => {
         this.progress.done += 1;
         this.showProgress();
@@ -187,7 +213,32 @@ export class ConsumptionController {
     this.progress.total = sequence === undefined ? items.length : announced ?? this.progress.total;
     this.host.status(statusView('working'));
     const notices = await this.deliver(exporter.run(items), inputs, owner, sequence);
-    this.report(exporter, notices, inputs[inputs.length - 1], sequence);
+    this.report(exporter.summary, notices, inputs[inputs.length - 1], sequence);
+  }
+
+  /** Costs or register readings of the message's meters for its period, sent as consumption is. */
+  private async exportSeries(inputs: ConsumptionInput[], items: unknown[], owner: Map<string, ConsumptionInput>, period: string | undefined, sequence?: string): Promise<void> {
+    if (period === undefined) throw new ConfigError('Costs and register readings need a period: set Export to "period".', 'Export');
+    const { requester } = this.host.connection();
+    const now = this.host.clock.now();
+    const events =
+      this.settings.fetch === 'costs'
+        ? exportCosts(requester, items, { metrics: this.settings.costMetrics, period, now })
+        : exportRegisterReadings(requester, items, { metrics: this.settings.metrics, period, now });
+    const summary: ExportSummary = { meters: owner.size, requests: 0, readings: 0, skipped: [], upToDate: 0, notices: 0, firstExport: 0 };
+    this.progress.total = owner.size;
+    this.host.status(statusView('working'));
+    const counted = async function* (this: ConsumptionController): AsyncGenerator<ExportEvent> {
+      for await (const event of events) {
+        if (event.type === 'readings') summary.readings += event.readings.length;
+        else if (event.type === 'skipped') summary.skipped.push(event);
+        this.progress.done += 1;
+        this.showProgress();
+        yield event;
+      }
+    }.call(this);
+    const notices = await this.deliver(counted, inputs, owner, sequence);
+    this.report(summary, notices, inputs[inputs.length - 1], sequence);
   }
 
   /** Sends readings as the export yields them; returns the notices for the report. */
@@ -226,8 +277,7 @@ export class ConsumptionController {
     return notices;
   }
 
-  private report(exporter: ConsumptionExport, notices: ExportEvent[], last: ConsumptionInput, sequence: string | undefined): void {
-    const summary = exporter.summary;
+  private report(summary: ExportSummary, notices: ExportEvent[], last: ConsumptionInput, sequence: string | undefined): void {
     const payload = { ...summary, notices: notices.filter((n) => n.type === 'notice' && n.kind !== 'up-to-date') };
     last.send(1, { ...batchBase(last.msg, sequence !== undefined), payload });
     const params = { readings: summary.readings, meters: summary.meters, skipped: summary.skipped.length };

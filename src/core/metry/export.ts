@@ -6,9 +6,10 @@
  * any other failure ends the export with the shared error policy's error.
  */
 import type { HttpRequester } from '../http/client';
-import { ServiceError, isServiceError } from '../http/errors';
+import { ServiceError } from '../http/errors';
 import type { Reading } from '../readings';
 import { SlotTexts, convertEntry } from './convert';
+import { isMeterGone, notListed, skipFor } from './entries';
 import type { ExportCursors } from './cursor';
 import { MeterFinder } from './meter-finder';
 import { PeriodRange, parsePeriodExpression } from './periods';
@@ -101,26 +102,6 @@ interface MeterProgress {
 }
 
 /** True for errors that concern one meter only; the rest of the export goes on. */
-function isMeterGone(error: unknown): error is ServiceError {
-  return isServiceError(error) && (error.status === 403 || error.status === 404);
-}
-
-function notListed(meter: ConsumptionMeter): SkippedMeter {
-  return {
-    meterId: meter.id,
-    mappedId: meter.mappedId,
-    code: 'NOT_LISTED',
-    reason: 'Metry does not list this meter for the token (GET /meters?revoked=false, every box): check the id (use root._id) or whether the user removed the meter.',
-  };
-}
-
-function skipFor(meter: ConsumptionMeter, error: ServiceError): SkippedMeter {
-  const reason = error.status === 403
-    ? 'Metry refused access to this meter (403): the user removed it or revoked access. Remove it from your mapping or ask the user to restore it.'
-    : 'Metry has no meter with this id (404). Check the id or remove it from your mapping.';
-  return { meterId: meter.id, mappedId: meter.mappedId, name: meter.name, status: error.status, code: error.code, reason };
-}
-
 async function* fromAny<T>(items: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
   yield* items as AsyncIterable<T>;
 }

@@ -12,11 +12,14 @@ import type { HttpRequester } from '../http/client';
 import { readChoice } from '../runtime/options';
 import { StatusView, statusView } from '../runtime/status';
 import { MappingResult, MappingRow, createMapper, summariseMeter } from './meter-mapping';
-import { METER_TYPES, MeterFilters, WholeList, listWholeMeters, listWholeSubaccounts } from './meters';
+import { METER_TYPES, MeterFilters, WholeList, WholeListOptions, listWholeMeters, listWholeSubaccounts, listWholeTreeNodes } from './meters';
+import { MeterFinder } from './meter-finder';
+import { MetryTreeNode, treeNodeMeter } from './trees';
 import type { MetryMeter, MetrySubaccount } from './types';
 
 export interface ListingSettings {
-  mode: 'meters' | 'subaccounts';
+  /** `trees`: the tree nodes under the Tree node field (empty: the root nodes), ready for metry-consumption. */
+  mode: 'meters' | 'subaccounts' | 'trees';
   output: 'all' | 'each';
   box: string;
   meterType?: string;
@@ -40,7 +43,7 @@ export function readListingSettings(config: ListingConfig): ListingSettings {
   const rows = Array.isArray(config.mappings) ? (config.mappings as MappingRow[]) : [];
   const useTags = config.useTags === true;
   return {
-    mode: readChoice(config.mode, 'List', ['meters', 'subaccounts'] as const, 'meters'),
+    mode: readChoice(config.mode, 'List', ['meters', 'subaccounts', 'trees'] as const, 'meters'),
     output: readChoice(config.output, 'Output', ['all', 'each'] as const, 'all'),
     box: readChoice(config.box, 'Box', ['active', 'temporary', 'inbox', 'ignored', 'any'] as const, 'active'),
     meterType: readChoice(config.meterType, 'Type', ['', ...METER_TYPES] as const, '') || undefined,
@@ -97,19 +100,35 @@ export interface ListingRun {
 }
 
 function progressView(mode: ListingSettings['mode'], received: number, count: number | undefined): StatusView {
-  return statusView('working', mode === 'subaccounts' ? 'progressSubaccounts' : 'progressMeters', { received, count: count ?? received });
+  return statusView('working', mode === 'subaccounts' ? 'progressSubaccounts' : mode === 'trees' ? 'progressTrees' : 'progressMeters', { received, count: count ?? received });
+}
+
+/**
+ * Tree nodes as metry-consumption takes them: each with the zone of its meters and its
+ * `custom_identifier` as `mappedId`, so readings carry the provider's customer id.
+ */
+async function listTrees(run: ListingRun, options: WholeListOptions): Promise<WholeList<MetryTreeNode>> {
+  const list = await listWholeTreeNodes(run.requester, run.filters.treeNode || null, options);
+  const finder = new MeterFinder(run.requester, { signal: run.signal });
+  const items: MetryTreeNode[] = [];
+  for (const node of list.items) items.push({ ...node, ...(await treeNodeMeter(run.requester, node, 'UTC', finder)) });
+  return { ...list, items };
 }
 
 export async function runListing(settings: ListingSettings, run: ListingRun): Promise<ListingOutput> {
   run.onStatus(statusView('working', 'listing'));
   const options = { signal: run.signal, onPage: (received: number, count: number | undefined) => run.onStatus(progressView(settings.mode, received, count)) };
-  const list: WholeList<MetryMeter | MetrySubaccount> =
-    settings.mode === 'subaccounts' ? await listWholeSubaccounts(run.requester, options) : await listWholeMeters(run.requester, run.filters, options);
+  const list: WholeList<MetryMeter | MetrySubaccount | MetryTreeNode> =
+    settings.mode === 'subaccounts'
+      ? await listWholeSubaccounts(run.requester, options)
+      : settings.mode === 'trees'
+        ? await listTrees(run, options)
+        : await listWholeMeters(run.requester, run.filters, options);
 
-  const sendable: (MetryMeter | MetrySubaccount)[] = [];
+  const sendable: (MetryMeter | MetrySubaccount | MetryTreeNode)[] = [];
   const unmapped: UnmappedMeter[] = [];
   for (const item of list.items) {
-    if (settings.mode === 'subaccounts' || !settings.mapper) {
+    if (settings.mode !== 'meters' || !settings.mapper) {
       sendable.push(item);
       continue;
     }
@@ -140,5 +159,5 @@ export async function runListing(settings: ListingSettings, run: ListingRun): Pr
 function finalStatus(mode: ListingSettings['mode'], sent: number, unmapped: number, complete: boolean): StatusView {
   if (!complete) return statusView('warning', 'changed', { count: sent });
   if (unmapped > 0) return statusView('warning', 'unmapped', { count: sent, unmapped });
-  return statusView('success', mode === 'subaccounts' ? 'subaccounts' : 'meters', { count: sent });
+  return statusView('success', mode === 'subaccounts' ? 'subaccounts' : mode === 'trees' ? 'trees' : 'meters', { count: sent });
 }

@@ -7,6 +7,7 @@ import type { HttpRequester } from '../http/client';
 import { ServiceError } from '../http/errors';
 import { paginate, nextSkip } from '../http/pagination';
 import { MetryListEnvelope, MetryMeter, MetrySubaccount, meterKey } from './types';
+import type { MetryTreeNode } from './trees';
 
 export interface MeterFilters {
   /** Meters collected under this subaccount (`assigner._id`). */
@@ -196,4 +197,13 @@ export function listWholeMeters(requester: HttpRequester, filters: MeterFilters 
 
 export function listWholeSubaccounts(requester: HttpRequester, options: WholeListOptions = {}): Promise<WholeList<MetrySubaccount>> {
   return listWhole((skip) => fetchPage<MetrySubaccount>(requester, '/accounts/me/subaccounts', {}, skip, 'listing subaccounts', options.signal), (s) => s._id, 'subaccount', options);
+}
+
+/**
+ * Every tree node under `parent` (`null`: the root nodes; `undefined`: every node), each once by
+ * `_id`, listed again when the list changed while it was paged (`GET /trees?parent=…`).
+ */
+export function listWholeTreeNodes(requester: HttpRequester, parent: string | null | undefined, options: WholeListOptions = {}): Promise<WholeList<MetryTreeNode>> {
+  const query: Record<string, string> = parent === undefined ? {} : { parent: parent === null ? 'null' : parent };
+  return listWhole((skip) => fetchPage<MetryTreeNode>(requester, '/trees', query, skip, 'listing tree nodes', options.signal), (node) => node._id, 'tree node', options);
 }

@@ -26,12 +26,12 @@ function refuses(input: ServiceConfigInput, field: string, says: RegExp, credent
 describe('readServiceSettings', () => {
   it('fills empty fields with the service defaults', () => {
     const settings = readServiceSettings({ service: 'metry', baseUrl: '', timeout: '', maxConcurrent: '', requestsPerSecond: '' }, TOKEN);
-    assert.deepEqual(settings, { service: 'metry', baseUrl: SERVICE_DEFAULTS.metry.baseUrl, timeoutMs: 60_000, maxConcurrent: 4, requestsPerSecond: 10 });
+    assert.deepEqual(settings, { service: 'metry', baseUrl: SERVICE_DEFAULTS.metry.baseUrl, timeoutMs: 60_000, maxConcurrent: 4, requestsPerSecond: 10, authMode: 'token' });
   });
 
   it('takes values as the editor stores them (strings) or as numbers, and trims the base URL', () => {
     const settings = readServiceSettings({ service: 'dsmr-reader', baseUrl: ' http://192.168.1.10:7777/ ', timeout: '2.5', maxConcurrent: 2, requestsPerSecond: '0' }, { authKey: 'key-0123' });
-    assert.deepEqual(settings, { service: 'dsmr-reader', baseUrl: 'http://192.168.1.10:7777', timeoutMs: 2500, maxConcurrent: 2, requestsPerSecond: 0 });
+    assert.deepEqual(settings, { service: 'dsmr-reader', baseUrl: 'http://192.168.1.10:7777', timeoutMs: 2500, maxConcurrent: 2, requestsPerSecond: 0, authMode: 'token' });
   });
 
   it('accepts the bounds themselves', () => {
@@ -70,6 +70,12 @@ describe('readServiceSettings', () => {
     it('refuses a missing service', () => refuses({}, 'Service', /Service is empty/));
     it('names the missing token', () => refuses({ service: 'utilityapi' }, 'API token', /The UtilityAPI config node has no API token/, {}));
     it('names the missing DSMR-reader key', () => refuses({ service: 'dsmr-reader', baseUrl: 'http://dsmr.local' }, 'API key', /has no API key \(X-AUTHKEY\)/, {}));
+    it('names what a Metry OAuth2 config node lacks: client id, secret, or an authorization', () => {
+      refuses({ service: 'metry', authMode: 'oauth2' }, 'Client id', /has no Client id \(OAuth2\)/, {});
+      refuses({ service: 'metry', authMode: 'oauth2' }, 'Client secret', /has no Client secret \(OAuth2\)/, { clientId: 'app' });
+      refuses({ service: 'metry', authMode: 'oauth2' }, 'Authorize', /not authorized for a customer account yet.*click Authorize/, { clientId: 'app', clientSecret: 's3cret' });
+      refuses({ service: 'metry', authMode: 'password' }, 'Authentication', /choose one of token, oauth2/);
+    });
     it('asks Intellimeter for a key or both user name and password', () => {
       refuses({ service: 'intellimeter' }, 'API key', /has no API key \(or user name and password\)/, { username: 'me' });
       assert.equal(readServiceSettings({ service: 'intellimeter' }, { username: 'me', password: 'pw-1234' }).service, 'intellimeter');

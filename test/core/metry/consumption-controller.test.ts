@@ -157,7 +157,11 @@ describe('metry-consumption without Node-RED', () => {
     refuses({ cursor: 'database' }, 'Cursor');
     refuses({ output: 'each' }, 'Output');
     const defaults = readConsumptionSettings({});
-    assert.deepEqual(defaults, { granularity: 'month', metrics: ['energy'], mode: 'incremental', output: 'meter', includeRaw: false, cursor: 'context', lookBack: undefined });
+    assert.deepEqual(defaults, { fetch: 'consumption', costMetrics: ['retail_total', 'grid_total'], granularity: 'month', metrics: ['energy'], mode: 'incremental', output: 'meter', includeRaw: false, cursor: 'context', lookBack: undefined });
+    refuses({ fetch: 'invoices' }, 'Fetch');
+    refuses({ fetch: 'costs', costMetrics: 'energy' }, 'Cost metrics', /Unknown cost metric "energy"/);
+    refuses({ fetch: 'readings' }, 'Export', /fetched for a period/);
+    assert.deepEqual(readConsumptionSettings({ fetch: 'costs', mode: 'period', costMetrics: 'cost_grid_usage' }).costMetrics, ['grid_usage']);
     assert.equal(readConsumptionSettings({ lookBack: '0', cursor: 'input' }).lookBack, 0);
   });
 });

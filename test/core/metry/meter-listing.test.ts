@@ -91,7 +91,7 @@ describe('what metry-meters sends for one input', () => {
   it('checks its settings at deploy, naming the field', () => {
     const refuses = (config: Record<string, unknown>, field: string) => assert.throws(() => readListingSettings(config), (e: unknown) => isConfigError(e) && e.field === field);
     refuses({ output: 'some' }, 'Output');
-    refuses({ mode: 'trees' }, 'List');
+    refuses({ mode: 'forest' }, 'List');
     refuses({ box: 'archive' }, 'Box');
     refuses({ meterType: 'steam' }, 'Type');
     const defaults = readListingSettings({});
