@@ -66,6 +66,25 @@
             return node._ ? node._(key) : false;
         },
 
+        /** A validator for an optional whole number from `min` to `max` (an empty field takes the node's default). */
+        wholeNumber: function (min, max) {
+            return function (v) {
+                var text = String(v === undefined || v === null ? '' : v).trim();
+                return text === '' || (/^\d+$/.test(text) && Number(text) >= min && Number(text) <= max);
+            };
+        },
+
+        /** Fills the select node-input-<field> with `values`, each labelled by the catalog key `<prefix>.<value>`. */
+        choices: function (node, field, prefix, values) {
+            var select = $('#node-input-' + field);
+            var current = node[field];
+            select.empty();
+            values.forEach(function (value) {
+                $('<option>').val(value).text(node._(prefix + '.' + value)).appendTo(select);
+            });
+            if (current !== undefined) { select.val(current); }
+        },
+
         /** A TypedInput on node-input-<field>, its type kept in the hidden node-input-<field>Type. */
         typedInput: function (field, defaultType, types) {
             $('#node-input-' + field).typedInput({ default: defaultType, typeField: '#node-input-' + field + 'Type', types: types });
