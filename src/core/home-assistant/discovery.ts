@@ -87,7 +87,7 @@ export function sensorConfig(settings: TopicSettings, device: MeterDevice, metri
     state_class: spec.stateClass,
     unit_of_measurement: spec.unit,
     device: deviceBlock(device),
-    origin: ORIGIN,
+    origin: { ...ORIGIN },
   };
   return { topic: `${settings.discoveryPrefix}/sensor/${nodeId}/${objectId}/config`, payload, retain: true, qos: 1 };
 }
