@@ -261,6 +261,8 @@ export interface InfluxServer {
   database: string;
   /** InfluxQL over HTTP (`GET /query`), the series of the first statement's result. */
   query(q: string): Promise<InfluxSeries[]>;
+  /** Line protocol over HTTP (`POST /write`), time stamps in ms. */
+  write(lines: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -315,6 +317,10 @@ bind-address = "127.0.0.1:${rpc}"
         const error = body.error ?? body.results?.[0]?.error;
         if (!response.ok || error) throw new Error(`InfluxDB query failed: ${error ?? response.status}`);
         return body.results?.[0]?.series ?? [];
+      },
+      async write(lines: string): Promise<void> {
+        const response = await fetch(`${url}/write?${new URLSearchParams({ db: database, precision: 'ms' })}`, { method: 'POST', body: lines });
+        if (response.status !== 204) throw new Error(`InfluxDB write failed: ${response.status} ${await response.text()}`);
       },
       stop: async () => {
         await server.stop();

@@ -1,0 +1,119 @@
+/**
+ * The metry-to-postgresql example as shipped, in the real runtime (its Function node loads `pg`
+ * through Node-RED's external-module loader) against the fake Metry and a real PostgreSQL: the
+ * nightly export, the next night's new days, and a full rerun that adds no row.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import type { NodeMessage } from 'node-red';
+import { coreNode, externalModulesUserDir, placeExample, readExample, type FlowNode } from '../../testing/examples';
+import { FakeMetry, METRY_TEST_TOKEN, fakeValue } from '../../testing/fakes/metry';
+import { ManualClock, until } from '../../testing/manual-clock';
+import { pg, type PgPool } from '../../testing/pg';
+import { helper, nodeModule } from '../../testing/runtime';
+import { skipWithout, startPostgres, type PostgresServer } from '../../testing/servers';
+
+const METERS = 3;
+
+describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('postgresql') }, () => {
+  let postgres: PostgresServer;
+  let db: PgPool;
+  let metry: FakeMetry;
+  let userDir: string;
+  let dataUntil = '2024-01-01T00:00:00+01:00';
+  const clock = ManualClock.autoAdvancing(Date.parse('2024-01-15T03:15:00+01:00'));
+  const flow = readExample('metry-to-postgresql.json');
+  const byName = (prefix: string): FlowNode => flow.find((n) => n.name?.startsWith(prefix))!;
+  let received = new Map<string, NodeMessage[]>();
+
+  before(async () => {
+    postgres = await startPostgres();
+    db = new pg.Pool({ ...postgres.connection, max: 1 });
+    metry = await new FakeMetry().start();
+    metry.addMeters(METERS, () => ({ dataFrom: '2023-12-01T00:00:00+01:00', dataUntil }));
+    userDir = externalModulesUserDir(['pg']);
+    helper.settings({ functionExternalModules: true, userDir, energyExportClock: clock } as never);
+    await new Promise<void>((resolve) => helper.startServer(resolve));
+  });
+  after(async () => {
+    await helper.unload();
+    helper.settings({ energyExportClock: undefined, userDir: undefined, functionExternalModules: undefined } as never);
+    await new Promise<void>((resolve) => helper.stopServer(resolve));
+    await db.end();
+    await postgres.stop();
+    await metry.stop();
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  /** Deploys the example with the database settings in the flow's environment, as the comment says. */
+  async function deploy(): Promise<void> {
+    const env = [
+      { name: 'PGHOST', value: postgres.host },
+      { name: 'PGPORT', value: String(postgres.port) },
+      { name: 'PGDATABASE', value: postgres.database },
+      { name: 'PGUSER', value: postgres.user },
+    ];
+    const placed = placeExample(flow, (n) => {
+      if (n.type === 'energy-service') n.baseUrl = metry.baseUrl;
+    }, env);
+    const modules = [nodeModule('energy-service'), nodeModule('metry-meters'), nodeModule('metry-consumption'), coreNode('common/20-inject.js'), coreNode('function/10-function.js'), coreNode('common/25-catch.js'), coreNode('common/90-comment.js')];
+    const service = flow.find((n) => n.type === 'energy-service')!;
+    await helper.load(modules as never, placed.nodes as never, { [service.id]: { token: METRY_TEST_TOKEN } });
+    received = new Map(placed.helpers.map((id) => [id, [] as NodeMessage[]]));
+    for (const id of placed.helpers) helper.getNode(id).on('input', (msg: NodeMessage) => received.get(id)!.push(msg));
+  }
+
+  async function runNightly(): Promise<void> {
+    const reports = received.get(byName('export report').id)!;
+    const errors = received.get(byName('errors').id)!;
+    const stored = received.get(byName('rows stored').id)!;
+    const [reportsBefore, storedBefore] = [reports.length, stored.length];
+    helper.getNode(byName('every night').id).receive({} as NodeMessage);
+    await until(() => errors.length > 0 || (reports.length > reportsBefore && stored.length > storedBefore), 'the export report and the stored rows');
+    assert.deepEqual(errors.map((m) => (m as NodeMessage & { error: { message: string } }).error.message), []);
+  }
+
+  const count = async (): Promise<number> => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0].n);
+
+  it('says what it needs, creates the table and stores every day of every meter once', async () => {
+    assert.equal(flow[0].type, 'comment');
+    assert.match(flow[0].info, /\*\*Modules\*\*: `pg`/);
+    assert.match(flow[0].info, /functionExternalModules/);
+    assert.ok(flow.every((n) => !n.credentials), 'no credentials in the example');
+    const fn = flow.find((n) => n.type === 'function')!;
+    assert.deepEqual(fn.libs, [{ var: 'pg', module: 'pg' }]);
+
+    await deploy();
+    await runNightly();
+    assert.equal(await count(), METERS * 31);
+    const rows = (await db.query<{ meter_id: string; start: Date; value: number; granularity: string; unit: string }>('SELECT meter_id, start, value, granularity, unit FROM readings WHERE meter_id = $1 ORDER BY start', [FakeMetry.rootId(2)])).rows;
+    assert.equal(rows.length, 31);
+    const day = rows.find((r) => r.start.getTime() === Date.parse('2023-12-24T00:00:00+01:00'))!;
+    assert.equal(day.value, fakeValue(2, 'energy', 'day', Date.parse('2023-12-24T00:00:00+01:00')));
+    assert.deepEqual([day.granularity, day.unit], ['day', 'kWh']);
+    // One statement for the batch: every meter's rows were confirmed in one message.
+    const stored = received.get(byName('rows stored').id)!;
+    assert.deepEqual(stored.map((m) => (m as NodeMessage & { stored: number }).stored), [METERS * 31]);
+  });
+
+  it('the next night stores only the new days', async () => {
+    dataUntil = '2024-01-11T00:00:00+01:00';
+    clock.advance(86_400_000);
+    metry.server.reset();
+    await runNightly();
+    assert.deepEqual(metry.consumptionRequests().map((r) => [r.multi, r.period]), [[true, '20240101-20240110']]);
+    assert.equal(await count(), METERS * 41);
+  });
+
+  it('a full rerun (redeploy: the cursors start again) overwrites the rows and adds none', async () => {
+    await db.query("UPDATE readings SET value = -1 WHERE meter_id = $1 AND start >= '2023-12-20' AND start < '2024-01-01'", [FakeMetry.rootId(1)]);
+    await helper.unload();
+    await deploy();
+    await runNightly();
+    assert.equal(await count(), METERS * 41, 'no row added');
+    assert.equal(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE value = -1')).rows[0].n), 0, 'tampered rows overwritten');
+    const duplicates = await db.query('SELECT source, meter_id, metric, granularity, start FROM readings GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1');
+    assert.equal(duplicates.rows.length, 0);
+  });
+});
