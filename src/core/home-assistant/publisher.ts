@@ -76,7 +76,7 @@ export class HomeAssistantPublisher {
       const reading = item as Reading;
       const spec = sensorFor(reading, this.settings.powerUnit);
       if (!spec) {
-        rejected.push({ reading, reason: `a ${reading.granularity} value covers a past period; Home Assistant would book it to the moment it arrives` });
+        rejected.push({ reading, reason: `a value per ${reading.granularity} covers a past period, and Home Assistant would book it to the moment it arrives` });
         continue;
       }
       if (reading.value === null) continue; // missing stays missing: the last known state is kept
