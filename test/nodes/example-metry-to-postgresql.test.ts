@@ -37,7 +37,7 @@ describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('pos
     await new Promise<void>((resolve) => helper.startServer(resolve));
   });
   after(async () => {
-    await helper.unload();
+    await stop();
     helper.settings({ energyExportClock: undefined, userDir: undefined, functionExternalModules: undefined } as never);
     await new Promise<void>((resolve) => helper.stopServer(resolve));
     await db.end();
@@ -56,12 +56,29 @@ describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('pos
     ];
     const placed = placeExample(flow, (n) => {
       if (n.type === 'energy-service') n.baseUrl = metry.baseUrl;
+      // Step 3 of the comment: the user enables the function and the nightly inject.
+      delete n.d;
     }, env);
     const modules = [nodeModule('energy-service'), nodeModule('metry-meters'), nodeModule('metry-consumption'), coreNode('common/20-inject.js'), coreNode('function/10-function.js'), coreNode('common/25-catch.js'), coreNode('common/90-comment.js')];
     const service = flow.find((n) => n.type === 'energy-service')!;
     await helper.load(modules as never, placed.nodes as never, { [service.id]: { token: METRY_TEST_TOKEN } });
     received = new Map(placed.helpers.map((id) => [id, [] as NodeMessage[]]));
     for (const id of placed.helpers) helper.getNode(id).on('input', (msg: NodeMessage) => received.get(id)!.push(msg));
+  }
+
+  const flowConnections = async (): Promise<number> =>
+    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [postgres.database])).rows[0].n);
+
+  /**
+   * Stops the flow as Node-RED does on a redeploy: nodes close first (the function's On Stop ends
+   * its pool), then their context goes. helper.unload() alone clears the context first, so On Stop
+   * would find no pool; stopFlows() is the runtime's own call for the first half.
+   */
+  async function stop(): Promise<void> {
+    await (helper as unknown as { _redNodes: { stopFlows(): Promise<void> } })._redNodes.stopFlows();
+    await helper.unload();
+    // On Stop cannot be awaited by Node-RED; the pool closes its connections right after.
+    await until(async () => (await flowConnections()) === 0, 'the function to close its connections');
   }
 
   async function runNightly(): Promise<void> {
@@ -83,6 +100,8 @@ describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('pos
     assert.ok(flow.every((n) => !n.credentials), 'no credentials in the example');
     const fn = flow.find((n) => n.type === 'function')!;
     assert.deepEqual(fn.libs, [{ var: 'pg', module: 'pg' }]);
+    // Shipped disabled, so deploying the example as imported installs nothing and exports nothing.
+    assert.deepEqual(flow.filter((n) => n.d).map((n) => n.type).sort(), ['function', 'inject']);
 
     await deploy();
     await runNightly();
@@ -108,7 +127,8 @@ describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('pos
 
   it('a full rerun (redeploy: the cursors start again) overwrites the rows and adds none', async () => {
     await db.query("UPDATE readings SET value = -1 WHERE meter_id = $1 AND start >= '2023-12-20' AND start < '2024-01-01'", [FakeMetry.rootId(1)]);
-    await helper.unload();
+    assert.ok((await flowConnections()) > 0, 'the deployed function holds its pool');
+    await stop();
     await deploy();
     await runNightly();
     assert.equal(await count(), METERS * 41, 'no row added');
