@@ -36,16 +36,22 @@ export interface PlacedFlow {
 /**
  * The example on a tab (with optional flow environment variables, as a user would set them in the
  * flow's properties); `change` edits nodes (return a replacement, or nothing to keep it). Debug
- * nodes become test helpers with the same id, so a test sees what the user would see.
+ * nodes become test helpers with the same id, so a test sees what the user would see (unless
+ * `debugAsHelper: false`, for a runtime without the test helper).
  */
-export function placeExample(flow: FlowNode[], change: (node: FlowNode) => FlowNode | void = () => undefined, env: { name: string; value: string }[] = []): PlacedFlow {
+export function placeExample(
+  flow: FlowNode[],
+  change: (node: FlowNode) => FlowNode | void = () => undefined,
+  env: { name: string; value: string }[] = [],
+  options: { debugAsHelper?: boolean } = {},
+): PlacedFlow {
   const tab: FlowNode = { id: 'example-tab', type: 'tab', label: 'example', env: env.map((e) => ({ ...e, type: 'str' })) };
   const helpers: string[] = [];
   const nodes = flow.map((original) => {
     const node: FlowNode = { ...original };
     if (!isConfigNode(node)) node.z = tab.id;
     const changed = change(node) ?? node;
-    if (changed.type === 'debug') {
+    if (changed.type === 'debug' && options.debugAsHelper !== false) {
       helpers.push(changed.id);
       return { id: changed.id, z: tab.id, type: 'helper', name: changed.name, wires: [] };
     }
