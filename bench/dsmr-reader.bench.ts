@@ -15,7 +15,7 @@ import { systemClock } from '../src/core/runtime/clock';
 import { DeliveryWorker } from '../src/core/dsmr-reader/delivery';
 import { PersistentQueue } from '../src/core/dsmr-reader/queue';
 import { DsmrReaderPost, preparePost } from '../src/core/dsmr-reader/prepare';
-import { classifyFailure, endpointUrl, sendPost } from '../src/core/dsmr-reader/api';
+import { classifyFailure, endpointUrl, isStored, sendPost } from '../src/core/dsmr-reader/api';
 import { DsmrReaderFake } from '../testing/fakes/dsmr-reader';
 import { numberedTelegram } from '../testing/dsmr-telegrams';
 
@@ -88,11 +88,14 @@ async function main(): Promise<void> {
         const worker: DeliveryWorker<DsmrReaderPost> = new DeliveryWorker<DsmrReaderPost>({
           queue,
           clock: systemClock,
-          baseDelayMs: 1000,
-          maxDelayMs: 60_000,
+          retry: { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: true, maxRetries: 4, maxRetryAfterMs: 300_000 },
           pauseProbeMs: 300_000,
           send: (item, signal) => sendPost(client, baseUrl, item.data, signal),
-          classify: (error, item) => classifyFailure(error, item.data.api),
+          isStored: (item, signal) => isStored(client, baseUrl, item.data, signal),
+          classify: (error, item) => classifyFailure(error, item.data),
+          deadLetter: async (item) => {
+            throw new Error(`bench: item ${item.seq} was refused`);
+          },
           listener: {
             changed: (state) => {
               if (state.queued === 0 && state.phase === 'idle') void worker.stop().then(resolve);

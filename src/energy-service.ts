@@ -1,9 +1,9 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { ClientLease, ServiceHttpClient, TlsOptions, ProxyOptions } from './core/http/client';
 import type { EnergyServiceDef, EnergyServiceNode } from './node-red/energy-service-types';
-import { ServiceError } from './core/http/errors';
-import { SERVICE_DEFAULTS, createAuth, isServiceName } from './core/services';
-import { clockFrom, onClose } from './node-red/node-kit';
+import { ServiceSettings, createAuth, readServiceSettings } from './core/services';
+import { clockFrom, onClose, toError } from './node-red/node-kit';
+import { metryOAuthAuth, registerMetryOAuthAdmin } from './node-red/metry-oauth';
 
 interface TlsConfigNode extends Node {
   addTLSOptions(options: Record<string, unknown>): void;
@@ -14,54 +14,53 @@ interface ProxyConfigNode extends Node<{ username?: string; password?: string }>
   noproxy?: string[];
 }
 
-
-function toNumber(value: unknown, fallback: number): number {
-  if (value === undefined || value === null || value === '') return fallback;
-  const number = Number(value);
-  return Number.isFinite(number) && number >= 0 ? number : fallback;
-}
-
 export = function register(RED: NodeAPI): void {
+  function tlsOptions(id: string | undefined): TlsOptions | undefined {
+    const tlsNode = id ? (RED.nodes.getNode(id) as TlsConfigNode | null) : null;
+    if (!tlsNode) return undefined;
+    const options: Record<string, unknown> = {};
+    tlsNode.addTLSOptions(options);
+    return options as TlsOptions;
+  }
+
+  function proxyOptions(id: string | undefined): ProxyOptions | undefined {
+    const proxyNode = id ? (RED.nodes.getNode(id) as ProxyConfigNode | null) : null;
+    if (!proxyNode?.url) return undefined;
+    return { url: proxyNode.url, username: proxyNode.credentials?.username, password: proxyNode.credentials?.password, noProxy: proxyNode.noproxy };
+  }
+
   function EnergyServiceConfig(this: EnergyServiceNode, def: EnergyServiceDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const service = def.service;
-    const defaults = isServiceName(service) ? SERVICE_DEFAULTS[service] : undefined;
-    node.service = service;
-    node.baseUrl = (def.baseUrl || defaults?.baseUrl || '').trim();
+    node.service = def.service;
+    node.baseUrl = typeof def.baseUrl === 'string' ? def.baseUrl.trim() : '';
+    // Checked at deploy, before any request: a bad setting is logged now, and every node that
+    // uses this config node gets the same error (with its message, for Catch nodes) from getClient.
+    let settings: ServiceSettings | undefined;
+    let configError: Error | undefined;
+    try {
+      settings = readServiceSettings(def, node.credentials ?? {});
+      node.baseUrl = settings.baseUrl;
+    } catch (error) {
+      configError = toError(error);
+      node.error(configError.message);
+    }
     let client: ServiceHttpClient | undefined;
 
     node.getClient = (): ServiceHttpClient => {
-      if (client) return client;
-      if (!isServiceName(service)) {
-        throw new ServiceError(`The config node has an unknown service "${String(service)}". Choose Metry, UtilityAPI, Intellimeter or DSMR-reader.`, { code: 'CONFIG' });
-      }
-      const auth = createAuth(service, node.credentials ?? {});
-      let tls: TlsOptions | undefined;
-      if (def.tls) {
-        const tlsNode = RED.nodes.getNode(def.tls) as TlsConfigNode | null;
-        if (tlsNode) {
-          const options: Record<string, unknown> = {};
-          tlsNode.addTLSOptions(options);
-          tls = options as TlsOptions;
-        }
-      }
-      let proxy: ProxyOptions | undefined;
-      if (def.proxy) {
-        const proxyNode = RED.nodes.getNode(def.proxy) as ProxyConfigNode | null;
-        if (proxyNode?.url) {
-          proxy = { url: proxyNode.url, username: proxyNode.credentials?.username, password: proxyNode.credentials?.password, noProxy: proxyNode.noproxy };
-        }
-      }
-      client = new ServiceHttpClient({
-        service,
-        baseURL: node.baseUrl,
-        auth,
-        timeoutMs: toNumber(def.timeout, defaults!.timeoutSeconds) * 1000,
-        maxConcurrent: toNumber(def.maxConcurrent, defaults!.maxConcurrent),
-        requestsPerSecond: toNumber(def.requestsPerSecond, defaults!.requestsPerSecond),
-        tls,
-        proxy,
+      if (!settings) throw configError;
+      client ??= new ServiceHttpClient({
+        service: settings.service,
+        baseURL: settings.baseUrl,
+        auth:
+          settings.authMode === 'oauth2'
+            ? metryOAuthAuth(RED, node, settings.baseUrl, node.credentials ?? {}, clockFrom(RED))
+            : createAuth(settings.service, node.credentials ?? {}),
+        timeoutMs: settings.timeoutMs,
+        maxConcurrent: settings.maxConcurrent,
+        requestsPerSecond: settings.requestsPerSecond,
+        tls: tlsOptions(def.tls),
+        proxy: proxyOptions(def.proxy),
         clock: clockFrom(RED),
         userAgent: 'node-red-contrib-energy-export',
       });
@@ -84,6 +83,12 @@ export = function register(RED: NodeAPI): void {
       username: { type: 'password' },
       password: { type: 'password' },
       authKey: { type: 'password' },
+      clientId: { type: 'password' },
+      clientSecret: { type: 'password' },
+      // Filled by the Authorize button's callback and by token rotation, never typed in the editor.
+      refreshToken: { type: 'password' },
     },
   });
+
+  registerMetryOAuthAdmin(RED, clockFrom(RED));
 };

@@ -156,3 +156,43 @@ export function numberedTelegram(n: number, base = Date.UTC(2024, 2, 15, 9, 0, 0
   });
   return withCrc(lines);
 }
+
+/** Lines from '/' up to '!' → a telegram without CRC line, as DSMR 2.2/3 meters send. */
+export function withoutCrc(lines: string[]): string {
+  return `${lines.join('\r\n')}\r\n!\r\n`;
+}
+
+/**
+ * DSMR 5 lines changed: the line starting with a key is replaced by its value (removed when the
+ * value is ''), or, for a key ending in '+', the value is added after that line.
+ */
+export function dsmr5With(changes: Record<string, string>): string[] {
+  const lines: string[] = [];
+  for (const line of DSMR5_LINES) {
+    const key = Object.keys(changes).find((prefix) => line.startsWith(prefix.replace(/\+$/, '')));
+    if (key === undefined) lines.push(line);
+    else if (key.endsWith('+')) lines.push(line, changes[key]);
+    else if (changes[key] !== '') lines.push(changes[key]);
+  }
+  return lines;
+}
+
+/** Luxembourg-style energy in Wh: DSMR-reader's v1 stores 100000 "kWh" for the meter's 100 kWh. */
+export const WH_UNITS = withCrc(
+  dsmr5With({
+    '1-0:1.8.1(': '1-0:1.8.1(000100000*Wh)',
+    '1-0:1.8.2(': '1-0:1.8.2(000200000*Wh)',
+    '1-0:2.8.1(': '1-0:2.8.1(000000000*Wh)',
+    '1-0:2.8.2(': '1-0:2.8.2(000000000*Wh)',
+    '1-0:1.7.0(': '1-0:1.7.0(000000734*W)',
+  }),
+);
+
+/** No gas meter; a water meter (device type 007) on M-Bus channel 2, which DSMR-reader's v1 stores as gas. */
+export const WATER_ONLY = withCrc(dsmr5With({ '0-1:24.1.0(': '', '0-1:96.1.0(': '', '0-1:24.2.1(': '' }));
+
+/** A line that carries `0-0:1.0.0` before the timestamp line: DSMR-reader's v1 then stores its own receive time. */
+export const CONFUSING_TIMESTAMP = withCrc(dsmr5With({ '1-3:0.2.8(+': '1-0:99.1.0(7)(0-0:1.0.0)(AB)' }));
+
+/** A register 1-0:1.8.13 before 1-0:1.8.1: DSMR-reader's v1 stores its value as tariff 1. */
+export const LONGER_REGISTER = withCrc(dsmr5With({ '0-0:96.1.1(+': '1-0:1.8.13(025605.254*kWh)' }));

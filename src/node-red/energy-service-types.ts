@@ -12,15 +12,21 @@ export interface EnergyServiceDef extends NodeDef {
   timeout?: number | string;
   maxConcurrent?: number | string;
   requestsPerSecond?: number | string;
+  /** Metry: `token` (private access token, the default) or `oauth2` (a customer account authorized with Authorize). */
+  authMode?: string;
 }
 
 /** What user nodes get from `RED.nodes.getNode(config.service)`. */
 export interface EnergyServiceNode extends Node<ServiceCredentials> {
   service: ServiceName | string;
   baseUrl: string;
-  /** A per-node view of the shared client; close it in the user node's `close`. Throws a CONFIG error when the config is unusable. */
+  /**
+   * A per-node lease on the shared client; close it in the user node's `close`. Throws the
+   * config node's ConfigError (code CONFIG, `field` = the setting at fault) when a setting was
+   * refused at deploy, so each user node reports it with the message that needed the client.
+   */
   leaseClient(): ClientLease;
-  /** The shared client itself, for code that outlives a single node (admin endpoints). */
+  /** The shared client itself, for code that outlives a single node (admin endpoints); throws as `leaseClient`. */
   getClient(): ServiceHttpClient;
 }
 

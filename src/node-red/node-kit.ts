@@ -1,36 +1,35 @@
 /**
- * Node conventions in one place, so every adapter behaves alike: the status vocabulary,
+ * Node conventions in one place, so every adapter behaves alike: showing a core status,
  * input handling that always ends in exactly one `done`, errors a Catch node can see, and
  * close handlers that release everything before calling `done`.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
 import { isServiceError } from '../core/http/errors';
 import { systemClock, type Clock } from '../core/runtime/clock';
+import { errorStatus, shortStatusText, statusView, type StatusKind, type StatusView } from '../core/runtime/status';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
 
-const MAX_STATUS_TEXT = 32;
-
-function short(text: string): string {
-  return text.length > MAX_STATUS_TEXT ? `${text.slice(0, MAX_STATUS_TEXT - 1)}…` : text;
+/** A status of the runtime vocabulary's `kind` with a text given as it is (not a catalog key). */
+function look(kind: StatusKind, text: string): NodeStatus {
+  const { fill, shape } = statusView(kind);
+  return { fill, shape, text: shortStatusText(text) };
 }
 
-/** The status vocabulary of the package (see the style guide's status table). */
-export const status = {
-  connecting: (text = 'connecting'): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  retrying: (text = 'retrying'): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  connected: (text = 'connected'): NodeStatus => ({ fill: 'green', shape: 'dot', text: short(text) }),
-  disconnected: (text = 'not connected'): NodeStatus => ({ fill: 'red', shape: 'ring', text: short(text) }),
-  working: (text = 'requesting'): NodeStatus => ({ fill: 'blue', shape: 'dot', text: short(text) }),
-  progress: (done: number, total: number, unit = ''): NodeStatus => ({ fill: 'blue', shape: 'dot', text: short(`${done}/${total}${unit ? ` ${unit}` : ''}`) }),
-  success: (text: string): NodeStatus => ({ fill: 'green', shape: 'dot', text: short(text) }),
-  warning: (text: string): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  rateLimited: (text = 'rate limited'): NodeStatus => ({ fill: 'yellow', shape: 'ring', text: short(text) }),
-  error: (code: string): NodeStatus => ({ fill: 'red', shape: 'ring', text: short(code) }),
-  stopped: (text = 'stopped'): NodeStatus => ({ fill: 'grey', shape: 'ring', text: short(text) }),
-  clear: (): NodeStatus => ({}),
-};
+/**
+ * A core StatusView as a Node-RED status: its text is `<type>.status.<key>` from the node's
+ * message catalog, with the view's params (`__name__` in the catalog). An error status shows
+ * its code untranslated; a key missing from the catalog shows as the key itself.
+ */
+export function toNodeStatus(RED: NodeAPI, type: string, view: StatusView | undefined): NodeStatus {
+  if (!view) return {};
+  // errorStatus(code): a short code such as `401` or `crc` reads the same in every language.
+  if (view.key === 'error' && view.params?.code !== undefined) return look('error', String(view.params.code));
+  const id = `${type}.status.${view.key}`;
+  const translated = RED._(id, view.params as Record<string, string>);
+  return look(view.kind, translated && translated !== id ? translated : view.key);
+}
 
 /** A short status code for any error: `401`, `timeout`, `crc`. */
 export function errorCode(error: unknown): string {
@@ -62,7 +61,7 @@ export function onInput(node: Node, handler: (msg: NodeMessageInFlow, send: Send
       () => finish(),
       (error: unknown) => {
         const err = toError(error);
-        node.status(status.error(errorCode(error)));
+        node.status(look('error', errorCode(error)));
         const record = msg as unknown as Record<string, unknown>;
         if (isServiceError(error)) {
           if (error.status) record.statusCode = error.status;
@@ -86,7 +85,7 @@ export function onClose(node: Node, release: (removed: boolean) => Promise<void>
       .then(() => release(removed))
       .catch((error: unknown) => node.warn(`Error while closing: ${toError(error).message}`))
       .finally(() => {
-        node.status(status.clear());
+        node.status({});
         done();
       });
   });
@@ -113,4 +112,20 @@ export function evaluateProperty(RED: NodeAPI, value: string, type: string, node
  */
 export function clockFrom(RED: NodeAPI): Clock {
   return (RED.settings as unknown as { energyExportClock?: Clock }).energyExportClock ?? systemClock;
+}
+
+/**
+ * Reads a node's settings at deploy. A bad one (a CONFIG error naming the field) is reported once
+ * with a red "config" status, and every message the node then receives fails with the same error,
+ * so a Catch node says why; the node does nothing else. Returns undefined in that case.
+ */
+export function readSettingsAtDeploy<T>(RED: NodeAPI, node: Node, read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    node.status(toNodeStatus(RED, node.type, errorStatus('config')));
+    reportError(node, error);
+    onInput(node, () => Promise.reject(error));
+    return undefined;
+  }
 }

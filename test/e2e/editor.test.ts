@@ -56,6 +56,7 @@ describe('the editor in a real browser', { skip }, () => {
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
+  const sharedScriptAnswers: number[] = [];
 
   before(async () => {
     demo = await startDemo();
@@ -75,6 +76,9 @@ describe('the editor in a real browser', { skip }, () => {
     });
     page.on('pageerror', (error) => consoleErrors.push(`page error: ${error.message}`));
     page.on('requestfailed', (request) => consoleErrors.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+    page.on('response', (response) => {
+      if (response.url().endsWith('/resources/node-red-contrib-energy-export/editor.js')) sharedScriptAnswers.push(response.status());
+    });
     await page.goto(demo.baseUrl, { waitUntil: 'load' });
     await page.waitForSelector('#red-ui-palette .red-ui-palette-node', { timeout: 60_000 });
     await page.waitForFunction(() => typeof RED !== 'undefined' && !!RED.nodes.getType('energy-service'), undefined, { timeout: 60_000 });
@@ -83,6 +87,13 @@ describe('the editor in a real browser', { skip }, () => {
   after(async () => {
     await browser?.close();
     await demo?.stop();
+  });
+
+  it('loads the shared editor script from the package’s resources/ folder', async () => {
+    assert.ok(sharedScriptAnswers.length > 0, 'resources/node-red-contrib-energy-export/editor.js was never requested');
+    // 200, or 304 when the browser revalidates its cached copy for the next editor file.
+    assert.ok(sharedScriptAnswers.every((status) => status === 200 || status === 304), `answers: ${sharedScriptAnswers.join(', ')}`);
+    assert.equal(await page.evaluate(() => typeof (window as unknown as { EnergyExportEditor?: unknown }).EnergyExportEditor), 'object');
   });
 
   it('shows every node type of the package in the palette (config node registered)', async () => {
@@ -148,6 +159,8 @@ describe('the editor in a real browser', { skip }, () => {
       const labels = await tray.locator('.form-row label').allInnerTexts();
       assert.ok(labels.filter((l) => l.trim()).length > 0, `${type}: edit dialog has no labelled fields`);
       assert.ok(!labels.some((l) => /\w+\.\w+\.\w+/.test(l)), `${type}: untranslated catalog key in the dialog: ${labels.join(' | ')}`);
+      // The shared script labels every row written as <div class="form-row" data-label="…">.
+      assert.equal(await tray.locator('.form-row[data-label]').count(), 0, `${type}: rows left without their label`);
       await page.evaluate(() => document.querySelectorAll<HTMLElement>('.red-ui-notification').forEach((n) => (n.style.display = 'none')));
       await page.screenshot({ path: path.join(screenshotDir, `dialog-${type}.png`) });
       await page.evaluate(() => RED.tray.close());

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import vm from 'node:vm';
+import { editorDefinition } from '../../testing/editor-definition';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../../testing/runtime';
-import { delay } from '../../testing/fake-server';
+import { withCatalogs } from '../../testing/catalog';
 import { FakeIntellimeter, FAKE_API_KEY } from '../../testing/fakes/intellimeter';
-import { ManualClock } from '../../testing/manual-clock';
+import { ManualClock, until } from '../../testing/manual-clock';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>;
@@ -16,19 +16,8 @@ type Spied = Node & { status: { args: unknown[][] }; warn: { args: unknown[][] }
 
 const START = Date.UTC(2019, 9, 30, 17, 15); // 13:15 EDT in Toronto
 
-const catalog = JSON.parse(fs.readFileSync(path.join(repoRoot, 'nodes', 'locales', 'en-US', 'intellimeter-data.json'), 'utf8'));
-
-/** The runtime's translation with our en-US catalog (the test helper's RED._ returns keys only). */
-function translate(key: string, params?: Record<string, unknown>): string {
-  const text = key.split('.').reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], catalog);
-  if (typeof text !== 'string') return key;
-  return text.replace(/__(\w+)__/g, (_whole, name: string) => String(params?.[name] ?? ''));
-}
-
-function intellimeterData(RED: NodeAPI): void {
-  (RED as unknown as { _: typeof translate })._ = translate;
-  (nodeModule('intellimeter-data') as (RED: NodeAPI) => void)(RED);
-}
+/** The node with `RED._` over the package's catalogs: the status texts a user sees. */
+const intellimeterData = withCatalogs(nodeModule('intellimeter-data'));
 
 describe('intellimeter-data in the Node-RED runtime', () => {
   let fake: FakeIntellimeter;
@@ -54,7 +43,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     const nodes: Record<string, unknown>[] = [
       { id: 'tab1', type: 'tab', label: 'test' },
       { id: 'cfg1', z: 'tab1', type: 'energy-service', service: options.service ?? 'intellimeter', baseUrl: fake.url, requestsPerSecond: 0, maxConcurrent: 1 },
-      { id: 'im1', z: 'tab1', type: 'intellimeter-data', server: 'cfg1', operation: 'data', responseType: 'json', timeZone: 'America/Toronto', unit: 'kWh', poll: false, onlyNew: true, persist: true, wires: [['out1']], ...props },
+      { id: 'im1', z: 'tab1', type: 'intellimeter-data', server: 'cfg1', operation: 'data', timeZone: 'America/Toronto', unit: 'kWh', poll: false, onlyNew: true, persist: true, wires: [['out1']], ...props },
       { id: 'out1', z: 'tab1', type: 'helper' },
       { id: 'catch1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught1']] },
       { id: 'caught1', z: 'tab1', type: 'helper' },
@@ -92,19 +81,15 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     assert.deepEqual(fake.server.requests.map((r) => `${r.method} ${r.path}`), ['PUT /session', 'GET /data']);
   });
 
-  it('gives the same readings for json, xml and yaml', async () => {
-    const payloads: unknown[] = [];
-    for (const responseType of ['json', 'xml', 'yaml']) {
-      await load({ operation: 'interval', responseType, onlyNew: false });
-      const output = next('out1');
-      helper.getNode('im1').receive({ payload: '' } as NodeMessage);
-      payloads.push((await output).payload.map(({ timeStamping: _raw, ...rest }: Record<string, unknown>) => rest));
-      await helper.unload();
-    }
-    assert.equal((payloads[0] as unknown[]).length, 2);
-    assert.deepEqual(payloads[1], payloads[0]);
-    assert.deepEqual(payloads[2], payloads[0]);
-    assert.deepEqual(fake.server.requestsTo('/interval').map((r) => r.query.get('responseType')), ['json', 'xml', 'yaml']);
+  it('still runs a flow saved with an XML or YAML response type, and asks for JSON', async () => {
+    // Before version 2 the node offered responseType json/xml/yaml and a history file type.
+    await load({ operation: 'interval', responseType: 'xml', fileType: 'yaml', version: 1, onlyNew: false });
+    const output = next('out1');
+    helper.getNode('im1').receive({ payload: '' } as NodeMessage);
+    const msg = await output;
+    assert.deepEqual(msg.payload.map((r: Record<string, unknown>) => [r.meterId, r.metric, r.start]), [['meter1', 'interval', '2019-10-30T13:15:00-04:00'], ['meter2', 'interval', '2019-10-30T13:15:00-04:00']]);
+    assert.deepEqual(fake.server.requestsTo('/interval').map((r) => r.query.get('responseType')), ['json']);
+    assert.equal(fake.server.requests.some((r) => /xml|yaml/.test(r.query.toString())), false);
   });
 
   it('logs in again once when the session expired and carries on', async () => {
@@ -176,20 +161,22 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     fake.window = 3;
     await load({ poll: true, pollMinutes: 5 });
     const messages = collect('out1');
-    await clock.whenTimers();
-    while (messages.length < 1) await delay(1);
+    // The poll at start is still logging in (real I/O) when the listeners are attached.
+    await next('out1');
+    await clock.whenTimers(1);
     assert.equal(messages.length, 1, 'a poll at start');
     // A message between polls, while the API has nothing new, must not repeat readings.
     const manual = next('out1');
     helper.getNode('im1').receive({} as NodeMessage);
     assert.deepEqual((await manual).payload, []);
     for (let i = 0; i < 4; i += 1) {
+      const polled = next('out1');
       clock.advance(5 * 60_000);
-      await delay(1);
-      await clock.whenTimers();
+      await polled;
+      await clock.whenTimers(1);
     }
+    assert.deepEqual(clock.pendingDelays(), [5 * 60_000], 'the next poll is a full interval away');
     clock.advance(60_000); // one minute: no poll due
-    await delay(20);
     const polled = messages.filter((m) => m.payload.length > 0);
     assert.equal(polled.length, 5);
     assert.equal(fake.server.requestsTo('/data').length, 6);
@@ -203,20 +190,23 @@ describe('intellimeter-data in the Node-RED runtime', () => {
 
   it('reports a failed poll to Catch nodes once, and recovers', async () => {
     await load({ poll: true, pollMinutes: 5 });
-    const messages = collect('out1');
     const errors = collect('caught1');
-    await clock.whenTimers();
+    await next('out1');
+    await clock.whenTimers(1);
     fake.server.fail({ kind: 'status', status: 404 }, 2, /^\/data$/);
-    for (let i = 0; i < 3; i += 1) {
-      clock.advance(5 * 60_000);
-      await delay(1);
-      await clock.whenTimers();
-      if (i === 1) assert.deepEqual(lastStatus(), { fill: 'red', shape: 'ring', text: '404' });
-    }
+    const caught = next('caught1');
+    clock.advance(5 * 60_000);
+    assert.match((await caught).error.message, /Intellimeter found no such resource \(reading the latest readings\)/);
+    await clock.whenTimers(1);
+    clock.advance(5 * 60_000); // fails the same way again
+    await clock.whenTimers(1);
+    assert.deepEqual(lastStatus(), { fill: 'red', shape: 'ring', text: '404' });
+    const recovered = next('out1');
+    clock.advance(5 * 60_000);
+    const msg = await recovered;
+    assert.equal(msg.payload[0].start, '2019-10-30T13:30:00-04:00');
     assert.equal(errors.length, 1, 'the same error twice is reported once');
-    assert.match(errors[0].error.message, /Intellimeter found no such resource \(reading the latest readings\)/);
-    assert.equal(messages.length, 2);
-    assert.equal(messages[1].payload[0].start, '2019-10-30T13:30:00-04:00');
+    assert.equal(fake.server.requestsTo('/data').length, 4);
     assert.equal((lastStatus() as { fill: string }).fill, 'green');
   });
 
@@ -230,7 +220,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     assert.equal(msg.payload.length, 288);
     assert.equal(msg.payload[0].start, '2019-10-30T00:00:00-04:00');
     const request = fake.server.requestsTo('/file')[0];
-    assert.deepEqual([request.query.get('start'), request.query.get('end'), request.query.get('type'), request.query.get('meter')], ['2019-10-30', '2019-10-30', 'csv', 'meter1']);
+    assert.deepEqual([request.query.get('start'), request.query.get('end'), request.query.get('type'), request.query.get('meter')], ['2019-10-30', '2019-10-30', 'json', 'meter1']);
   });
 
   it('refuses a bad history date with a clear error and sends nothing', async () => {
@@ -244,7 +234,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
   });
 
   it('reads meter information by a name from the message', async () => {
-    await load({ operation: 'point', pointBy: 'name', meter: 'payload', meterType: 'msg', responseType: 'xml' });
+    await load({ operation: 'point', pointBy: 'name', meter: 'payload', meterType: 'msg' });
     const output = next('out1');
     helper.getNode('im1').receive({ payload: 'meter2' } as NodeMessage);
     const msg = await output;
@@ -259,7 +249,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     const caught = next('caught1');
     helper.getNode('im1').receive({} as NodeMessage);
     assert.match((await caught).error.message, /"Mars\/Olympus" is not a time zone/);
-    assert.ok(helper.log().args.some((args: unknown[]) => /Mars\/Olympus/.test(JSON.stringify(args))), 'also reported when the flow starts');
+    assert.ok(helper.log().args.some((args: unknown[]) => args.some((entry) => /"Mars\/Olympus" is not a time zone/.test(String((entry as { msg?: unknown })?.msg)))), 'also reported when the flow starts');
     assert.deepEqual(lastStatus(), { fill: 'red', shape: 'ring', text: 'config' });
     await helper.unload();
     await load({}, { service: 'metry' });
@@ -332,29 +322,30 @@ describe('intellimeter-data in the Node-RED runtime', () => {
       const problems = example.find((n) => n.type === 'debug' && n.name === 'What to do')!;
       const storedMessages = collect(stored.id);
       helper.getNode(problems.id).on('input', (msg: Msg) => assert.fail(`the example reported: ${msg.error?.message}`));
-      const until = async (count: number) => {
-        for (let i = 0; i < 500 && storedMessages.length < count; i += 1) await delay(5);
+      // Messages pass through SQLite (real I/O): wait for them with the one `until`.
+      const storedCount = async (count: number) => {
+        await until(() => storedMessages.length >= count, `${count} stored messages`);
         assert.equal(storedMessages.length, count);
       };
 
-      await until(1); // the poll at start: three readings for each of two meters
+      await storedCount(1); // the poll at start: three readings for each of two meters
       assert.equal(storedMessages[0].payload, 'Stored 6 Intellimeter readings');
       for (let i = 0; i < 2; i += 1) {
         await clock.whenTimers();
         clock.advance(5 * 60_000);
-        await until(2 + i);
+        await storedCount(2 + i);
       }
       // Backfill the day before: overlaps the polled readings, which are updated, not duplicated.
       const backfill = example.find((n) => n.type === 'inject' && /Backfill/.test(n.name))!;
       // As configured, the inject asks for yesterday and today by the real calendar (nothing there in the fake).
       helper.getNode(backfill.id).receive({} as NodeMessage);
-      for (let i = 0; i < 500 && fake.server.requestsTo('/file').length === 0; i += 1) await delay(5);
+      await until(() => fake.server.requestsTo('/file').length > 0, 'the backfill request');
       const asked = fake.server.requestsTo('/file')[0].query;
       assert.match(String(asked.get('start')), /^\d{4}-\d{2}-\d{2}$/);
       assert.equal(Date.parse(String(asked.get('end'))) - Date.parse(String(asked.get('start'))), 86400_000);
       // The same inject with the fake's dates, as "inject now" with edited properties would send them.
       helper.getNode(backfill.id).receive({ __user_inject_props__: [{ p: 'start', v: '2019-10-30', vt: 'str' }, { p: 'end', v: '2019-10-30', vt: 'str' }] } as unknown as NodeMessage);
-      await until(4);
+      await storedCount(4);
       assert.equal(storedMessages[3].payload, 'Stored 576 Intellimeter readings');
       const rows = await query<{ meter_id: string; n: number; distinct_starts: number }>('SELECT meter_id, COUNT(*) AS n, COUNT(DISTINCT start) AS distinct_starts FROM readings GROUP BY meter_id ORDER BY meter_id');
       // 288 slots of the 30th, plus the polled 00:00–00:10 on the 31st (23:50 and 23:55 were in both).
@@ -375,13 +366,9 @@ describe('intellimeter-data in the Node-RED runtime', () => {
     let definition: { defaults: Record<string, { value?: unknown; validate?: Validator; filter?: (config: unknown) => boolean; type?: string; required?: boolean }>; category: string; icon: string; inputs: number; outputs: number; label: (this: Record<string, unknown>) => string };
 
     before(() => {
-      const html = fs.readFileSync(path.join(repoRoot, 'nodes', 'intellimeter-data.html'), 'utf8');
-      const script = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
-      const registered: Record<string, unknown> = {};
       // The dialog is closed: no inputs exist, so validators read the node's own properties.
       const jquery = () => ({ length: 0, val: () => undefined, is: () => false });
-      vm.runInNewContext(script, { RED: { nodes: { registerType: (type: string, def: unknown) => (registered[type] = def) } }, $: jquery, Intl });
-      definition = registered['intellimeter-data'] as typeof definition;
+      definition = editorDefinition<typeof definition>('intellimeter-data', jquery, { Intl });
     });
 
     function valid(property: string, value: unknown, node: Record<string, unknown> = {}): boolean {
@@ -397,16 +384,15 @@ describe('intellimeter-data in the Node-RED runtime', () => {
       assert.equal(definition.category, 'energy');
       assert.equal(definition.icon, 'intellimeter.svg');
       assert.deepEqual([definition.inputs, definition.outputs], [1, 1]);
-      assert.deepEqual(definition.defaults.version.value, 1);
+      assert.deepEqual(definition.defaults.version.value, 2);
       assert.equal(definition.label.call({ operation: 'data', poll: true }), 'Intellimeter latest readings (poll)');
     });
 
-    it('checks operation, response type, dates, meter, zone and poll interval', () => {
+    it('checks operation, dates, meter, zone and poll interval, and offers no response type', () => {
+      assert.equal(definition.defaults.responseType, undefined, 'JSON always');
+      assert.equal(definition.defaults.fileType, undefined);
       assert.ok(valid('operation', 'file'));
       assert.ok(!valid('operation', 'graphics'));
-      assert.ok(valid('responseType', 'yaml'));
-      assert.ok(!valid('responseType', 'csv'), 'csv is for history files only');
-      assert.ok(valid('fileType', 'csv'));
       assert.ok(valid('start', '2019-10-30', { operation: 'file', startType: 'str' }));
       assert.ok(!valid('start', '30.10.2019', { operation: 'file', startType: 'str' }));
       assert.ok(!valid('end', '', { operation: 'file', endType: 'msg' }));
@@ -422,6 +408,7 @@ describe('intellimeter-data in the Node-RED runtime', () => {
       assert.ok(!valid('pollMinutes', 0.5, { poll: true, operation: 'data' }));
       assert.ok(valid('pollMinutes', 0.5, { poll: false, operation: 'data' }));
       assert.ok(valid('pollMinutes', 5, { poll: true, operation: 'interval' }));
+      assert.ok(!valid('pollMinutes', 1441, { poll: true, operation: 'interval' }));
     });
   });
 });

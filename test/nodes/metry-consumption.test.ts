@@ -3,8 +3,13 @@ import assert from 'node:assert/strict';
 import type { NodeMessage } from 'node-red';
 import { helper, nodeModule } from '../../testing/runtime';
 import { FakeMetry, METRY_TEST_TOKEN, fakeValue } from '../../testing/fakes/metry';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ManualClock } from '../../testing/manual-clock';
+import { withCatalogs } from '../../testing/catalog';
 import { cursorKey } from '../../src/core/metry/cursor';
+import { isPersistentContextStore } from '../../src/node-red/context-cursor-store';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Msg = Record<string, any>;
@@ -25,19 +30,21 @@ describe('metry-consumption in the Node-RED runtime', () => {
   let metry: FakeMetry;
   let clock: ManualClock;
   let until: string;
+  let cursorDir: string;
 
   before(async () => {
     metry = await new FakeMetry().start();
     await new Promise<void>((resolve) => helper.startServer(resolve));
   });
   after(async () => {
-    helper.settings({ energyExportClock: undefined } as never);
+    helper.settings({ energyExportClock: undefined, metryCursorDir: undefined } as never);
     await new Promise<void>((resolve) => helper.stopServer(resolve));
     await metry.stop();
   });
   beforeEach(() => {
     clock = ManualClock.autoAdvancing(Date.parse('2024-01-15T12:00:00+01:00'));
-    helper.settings({ energyExportClock: clock } as never);
+    cursorDir = fs.mkdtempSync(path.join(os.tmpdir(), 'metry-node-cursors-'));
+    helper.settings({ energyExportClock: clock, metryCursorDir: cursorDir } as never);
     metry.clearMeters();
     until = '2024-01-01T00:00:00+01:00';
   });
@@ -59,7 +66,7 @@ describe('metry-consumption in the Node-RED runtime', () => {
       { id: 'catcher', z: 'f1', type: 'catch', scope: ['cons'], uncaught: false, wires: [['caught']] },
       { id: 'caught', z: 'f1', type: 'helper' },
     ];
-    await helper.load([nodeModule('energy-service'), nodeModule('metry-meters'), nodeModule('metry-consumption')] as never, nodes as never, { cfg: { token: METRY_TEST_TOKEN } });
+    await helper.load([nodeModule('energy-service'), withCatalogs(nodeModule('metry-meters')), withCatalogs(nodeModule('metry-consumption'))] as never, nodes as never, { cfg: { token: METRY_TEST_TOKEN } });
     return { readings: collector('readings'), report: collector('report'), caught: collector('caught') };
   }
 
@@ -70,9 +77,12 @@ describe('metry-consumption in the Node-RED runtime', () => {
   const addMeters = (count: number, extra: (i: number) => Record<string, unknown> = () => ({})) =>
     metry.addMeters(count, (i) => ({ dataFrom: '2023-01-01T00:00:00+01:00', dataUntil: until, ...extra(i) }));
 
-  it('exports incrementally across two runs, each period once, with the cursor in node context', async () => {
+  const keptFile = () => path.join(cursorDir, 'node-cons.json');
+  const keptCursor = (meter: number) => (JSON.parse(fs.readFileSync(keptFile(), 'utf8')) as Record<string, string>)[cursorKey(FakeMetry.rootId(meter), 'month', 'energy')];
+
+  it('exports incrementally across two runs and a restart, each period once, the cursor kept in a file when context is in memory', async () => {
     addMeters(3);
-    const out = await load();
+    let out = await load({ lookBack: '0' });
     let report = out.report.next();
     helper.getNode('lister').receive({ payload: 'nightly' } as NodeMessage);
     const first = await report;
@@ -85,9 +95,12 @@ describe('metry-consumption in the Node-RED runtime', () => {
     assert.equal(firstMsg.meter.id, firstMsg.payload[0].meterId);
     assert.deepEqual(out.readings.messages.map((m) => m.parts.index), [0, 1, 2]);
     assert.equal(out.readings.messages[2].parts.count, 3);
-    const context = helper.getNode('cons').context();
-    assert.equal(context.get(cursorKey(FakeMetry.rootId(1), 'month', 'energy')), new Date('2023-12-01T00:00:00+01:00').toISOString());
+    assert.equal(keptCursor(1), new Date('2023-12-01T00:00:00+01:00').toISOString());
+    const firstReadings = out.readings.messages.slice();
 
+    // Node-RED restarts (the default context store is in memory): the file keeps the cursors.
+    await helper.unload();
+    out = await load({ lookBack: '0' });
     until = '2024-03-01T00:00:00+01:00';
     clock.advance(65 * 86_400_000);
     metry.server.reset();
@@ -96,11 +109,29 @@ describe('metry-consumption in the Node-RED runtime', () => {
     const second = await report;
     assert.equal(second.payload.readings, 6);
     assert.deepEqual(metry.consumptionRequests().map((r) => [r.multi, r.meters.length, r.period]), [[true, 3, '202401-202402']]);
-    const periods = out.readings.messages.flatMap((m) => m.payload.map((r: Msg) => `${r.meterId}:${r.period}`));
+    const periods = [...firstReadings, ...out.readings.messages].flatMap((m) => m.payload.map((r: Msg) => `${r.meterId}:${r.period}`));
     assert.equal(periods.length, 3 * 14);
     assert.equal(new Set(periods).size, periods.length, 'nothing delivered twice');
     assert.ok(statusTexts().includes('3/3 meters'));
     assert.equal(statusTexts().at(-1), '6 readings, 3 meters');
+    assert.equal(keptCursor(1), new Date('2024-02-01T00:00:00+01:00').toISOString());
+  });
+
+  it('resumes from msg.lastStored, the user database, passed along by metry-meters', async () => {
+    addMeters(2);
+    const out = await load({ cursor: 'input', lookBack: '1' });
+    const report = out.report.next();
+    const lastStored = [{ meterId: FakeMetry.rootId(0), metric: 'energy', granularity: 'month', start: '2023-10-01T00:00:00+02:00' }];
+    helper.getNode('lister').receive({ payload: 'nightly', lastStored } as unknown as NodeMessage);
+    const summary = (await report).payload;
+    assert.equal(summary.firstExport, 1, 'meter 1 has no row yet: from its first value');
+    // One request serves both; meter 0 gets October again (look-back 1), then November and December.
+    assert.deepEqual(metry.consumptionRequests().map((r) => [r.meters.length, r.period]), [[2, '202301-202312']]);
+    const periods = (meter: number) => out.readings.messages.filter((m) => m.meter.id === FakeMetry.rootId(meter)).flatMap((m) => m.payload.map((r: Msg) => r.period));
+    assert.deepEqual(periods(0), ['202310', '202311', '202312']);
+    assert.equal(periods(1).length, 12);
+    assert.ok(out.readings.messages.every((m) => m.lastStored === undefined));
+    assert.equal(fs.readdirSync(cursorDir).length, 0, 'no cursor of its own in input mode');
   });
 
   it('re-exports a forced meter and period from msg.force and leaves the cursor alone', async () => {
@@ -109,7 +140,7 @@ describe('metry-consumption in the Node-RED runtime', () => {
     let report = out.report.next();
     helper.getNode('lister').receive({ payload: 'nightly' } as NodeMessage);
     await report;
-    const cursor = helper.getNode('cons').context().get(cursorKey(FakeMetry.rootId(1), 'month', 'energy'));
+    const cursor = keptCursor(1);
     metry.server.reset();
     report = out.report.next();
     const readings = out.readings.next();
@@ -118,7 +149,8 @@ describe('metry-consumption in the Node-RED runtime', () => {
     await report;
     assert.deepEqual(msg.payload.map((r: Msg) => [r.meterId, r.period, r.value]), [[FakeMetry.rootId(1), '202305', fakeValue(1, 'energy', 'month', Date.parse('2023-05-01T00:00:00+02:00'))]]);
     assert.deepEqual(metry.consumptionRequests().map((r) => r.period), ['202305']);
-    assert.equal(helper.getNode('cons').context().get(cursorKey(FakeMetry.rootId(1), 'month', 'energy')), cursor);
+    assert.equal(metry.server.requestsTo(/\/meters\/./).length, 0, 'the zone came from the listing, not GET /meters/{root._id}');
+    assert.equal(keptCursor(1), cursor);
   });
 
   it('skips a 403 meter, warns and reports it, and delivers the others; nulls stay null', async () => {
@@ -194,6 +226,19 @@ describe('metry-consumption in the Node-RED runtime', () => {
     assert.equal(metry.server.requests.length, 0, 'nothing is asked of Metry for bad input');
   });
 
+  it('refuses a bad setting at deploy, naming it, and reports it for every message', async () => {
+    addMeters(1);
+    const out = await load({ lookBack: 'three days' });
+    const caught = out.caught.next();
+    helper.getNode('cons').receive({ payload: FakeMetry.rootId(0) } as unknown as NodeMessage);
+    const msg = await caught;
+    assert.match(msg.error.message, /Look-back is "three days": enter a whole number from 0 to 10000 periods/);
+    assert.equal(msg.errorCode, 'CONFIG');
+    assert.equal(metry.server.requests.length, 0);
+    const errors = (helper.getNode('cons') as unknown as { error: { args: unknown[][] } }).error.args.map((a) => String((a[0] as Error).message ?? a[0]));
+    assert.ok(errors.some((e) => /Look-back/.test(e)), 'said at deploy, before any message');
+  });
+
   it('fails the run on a 400 from Metry with the status code on the message', async () => {
     addMeters(2);
     const out = await load();
@@ -206,3 +251,18 @@ describe('metry-consumption in the Node-RED runtime', () => {
     assert.equal(statusTexts().at(-1), '400');
   });
 });
+
+describe('where metry-consumption keeps its cursors without a database', () => {
+  it('knows which context stores survive a restart', () => {
+    assert.equal(isPersistentContextStore(undefined, undefined), false, 'no contextStorage: memory');
+    assert.equal(isPersistentContextStore({ default: { module: 'memory' } }, ''), false);
+    assert.equal(isPersistentContextStore({ default: { module: 'localfilesystem' } }, undefined), true);
+    const two = { default: 'file', memoryOnly: { module: 'memory' }, file: { module: 'localfilesystem' } };
+    assert.equal(isPersistentContextStore(two, undefined), true, 'default names another store');
+    assert.equal(isPersistentContextStore(two, 'memoryOnly'), false);
+    assert.equal(isPersistentContextStore(two, 'unknown'), true, 'an unknown store falls back to the default');
+    assert.equal(isPersistentContextStore({ mem: { module: 'memory' }, disk: { module: 'localfilesystem' } }, undefined), false, 'without default the first store is the default');
+    assert.equal(isPersistentContextStore({ redis: { module: { get() {} } } }, undefined), true, 'a custom module persists');
+  });
+});
+

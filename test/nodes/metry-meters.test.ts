@@ -5,6 +5,7 @@ import type { NodeMessage } from 'node-red';
 import { helper, nodeModule, repoRoot } from '../../testing/runtime';
 import { FakeMetry, METRY_TEST_TOKEN } from '../../testing/fakes/metry';
 import { ManualClock } from '../../testing/manual-clock';
+import { withCatalogs } from '../../testing/catalog';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const joinNode = require(path.join(repoRoot, 'node_modules/@node-red/nodes/core/sequence/17-split.js'));
@@ -60,7 +61,7 @@ describe('metry-meters in the Node-RED runtime', () => {
       { id: 'caught', z: 'f1', type: 'helper' },
       ...(extra.nodes ?? []),
     ];
-    await helper.load([nodeModule('energy-service'), nodeModule('metry-meters'), ...(extra.modules ?? [])] as never, nodes as never, { cfg: { token: extra.token ?? METRY_TEST_TOKEN } });
+    await helper.load([nodeModule('energy-service'), withCatalogs(nodeModule('metry-meters')), ...(extra.modules ?? [])] as never, nodes as never, { cfg: { token: extra.token ?? METRY_TEST_TOKEN } });
   }
 
   function statuses(id = 'mm1'): { text?: string; fill?: string }[] {
@@ -99,10 +100,42 @@ describe('metry-meters in the Node-RED runtime', () => {
     const all = await done;
     assert.equal(out.messages.length, 51);
     assert.deepEqual(out.messages.map((m) => m.parts.index), Array.from({ length: 51 }, (_, i) => i));
-    assert.ok(out.messages.slice(0, 50).every((m) => m.parts.count === undefined));
-    assert.equal(out.messages[50].parts.count, 51);
+    assert.ok(out.messages.every((m) => m.parts.count === 51), 'sent once the list is whole, each message knows the count');
     assert.equal(new Set(out.messages.map((m) => m.parts.id)).size, 1);
     assert.deepEqual(all.payload.map((m: any) => m.name), Array.from({ length: 51 }, (_, i) => `Meter ${i}`));
+  });
+
+  it('sends nothing when the listing fails on page 3, so no join waits for a sequence that never ends', async () => {
+    metry.addMeters(120);
+    metry.beforeListPage = (skip) => {
+      if (skip === 50) metry.server.fail({ kind: 'status', status: 401 }, 1, /\/meters$/);
+    };
+    await load({ output: 'each' });
+    const out = collector('out1');
+    const caught = collector('caught');
+    helper.getNode('mm1').receive({ payload: 'go' } as NodeMessage);
+    const msg = await caught.next();
+    assert.equal(msg.statusCode, 401);
+    assert.equal(metry.server.requestsTo('/api/v2/meters').length, 3, 'two pages came before the failure');
+    assert.equal(out.messages.length, 0);
+    assert.equal(statuses().at(-1)!.text, '401');
+  });
+
+  it('lists again when the meter list changes while it is paged: each active meter once', async () => {
+    metry.addMeters(60);
+    let added: number | undefined;
+    metry.beforeListPage = (skip) => {
+      if (skip === 50 && added === undefined) added = metry.insertMeterAtFront();
+    };
+    await load();
+    const out = collector('out1');
+    helper.getNode('mm1').receive({ payload: 'go' } as NodeMessage);
+    const msg = await out.next();
+    const ids = msg.payload.map((m: any) => m.root._id);
+    assert.equal(ids.length, 61);
+    assert.equal(new Set(ids).size, 61);
+    assert.ok(ids.includes(FakeMetry.rootId(added!)));
+    assert.deepEqual(msg.listing, { count: 61, sent: 61, passes: 2, duplicates: 0, complete: true });
   });
 
   it('maps meters by table and tag, and lists the unmapped ones on the second output', async () => {
@@ -159,10 +192,11 @@ describe('metry-meters in the Node-RED runtime', () => {
   describe('the Map meters admin endpoint', () => {
     const READ_TOKEN = 'admin-read-token-1f2e3d';
     const FLOWS_ONLY_TOKEN = 'admin-flows-token-4c5b6a';
+    const EDITOR_TOKEN = 'admin-editor-token-7a8b9c';
 
     before(async () => {
       // A runtime with adminAuth, as settings.js configures it: one user who may read
-      // everything and one who may only read flows.
+      // everything, one who may only read flows, and one who may edit.
       await editorAuth.init(
         {
           adminAuth: {
@@ -170,10 +204,12 @@ describe('metry-meters in the Node-RED runtime', () => {
             users: [
               { username: 'viewer', password: 'unused', permissions: 'read' },
               { username: 'flows-reader', password: 'unused', permissions: 'flows.read' },
+              { username: 'editor', password: 'unused', permissions: '*' },
             ],
             tokens: [
               { token: READ_TOKEN, user: 'viewer', scope: ['read'] },
               { token: FLOWS_ONLY_TOKEN, user: 'flows-reader', scope: ['flows.read'] },
+              { token: EDITOR_TOKEN, user: 'editor', scope: ['*'] },
             ],
           },
         },
@@ -197,13 +233,15 @@ describe('metry-meters in the Node-RED runtime', () => {
       await helper.load([nodeModule('energy-service'), withRealAuth] as never, nodes, { cfg: { token: METRY_TEST_TOKEN }, other: { token: 'uapi-token-000000' } });
     }
 
-    it('refuses a request without a token or without the metry-meters.read permission', async () => {
+    it('refuses a request without a token, and a user who may only read: using the stored token needs the right to edit', async () => {
       metry.addMeters(2);
       await loadWithAuth();
       await helper.request().post('/metry-meters/cfg/meters').send({}).expect(401);
       await helper.request().post('/metry-meters/cfg/meters').set('Authorization', 'Bearer not-a-token').send({}).expect(401);
       await helper.request().post('/metry-meters/cfg/meters').set('Authorization', `Bearer ${FLOWS_ONLY_TOKEN}`).send({}).expect(401);
+      await helper.request().post('/metry-meters/cfg/meters').set('Authorization', `Bearer ${READ_TOKEN}`).send({}).expect(401);
       assert.equal(metry.server.requests.length, 0, 'Metry is never asked for a refused request');
+      await helper.request().post('/metry-meters/cfg/meters').set('Authorization', `Bearer ${EDITOR_TOKEN}`).send({}).expect(200);
     });
 
     it('lists meter metadata with suggestions and never returns a credential', async () => {
@@ -211,7 +249,7 @@ describe('metry-meters in the Node-RED runtime', () => {
       await loadWithAuth();
       const response = await helper.request()
         .post('/metry-meters/cfg/meters')
-        .set('Authorization', `Bearer ${READ_TOKEN}`)
+        .set('Authorization', `Bearer ${EDITOR_TOKEN}`)
         .send({ own: 'BLD-7;735999200000000007\nBLD-K;Kungsgatan 12' })
         .expect(200);
       const body = response.body as { meters: Record<string, unknown>[]; suggestions: { meterId: string; candidates: { ownId: string; reason: string }[] }[]; count: number };
@@ -229,10 +267,10 @@ describe('metry-meters in the Node-RED runtime', () => {
 
     it('says "deploy first" for a config node the runtime does not have, and refuses other services', async () => {
       await loadWithAuth();
-      const missing = await helper.request().post('/metry-meters/not-deployed/meters').set('Authorization', `Bearer ${READ_TOKEN}`).send({}).expect(404);
+      const missing = await helper.request().post('/metry-meters/not-deployed/meters').set('Authorization', `Bearer ${EDITOR_TOKEN}`).send({}).expect(404);
       assert.equal(missing.body.code, 'NOT_DEPLOYED');
       assert.match(missing.body.error, /Deploy first/);
-      const other = await helper.request().post('/metry-meters/other/meters').set('Authorization', `Bearer ${READ_TOKEN}`).send({}).expect(400);
+      const other = await helper.request().post('/metry-meters/other/meters').set('Authorization', `Bearer ${EDITOR_TOKEN}`).send({}).expect(400);
       assert.match(other.body.error, /is for UtilityAPI, not Metry/);
       assert.ok(!other.text.includes('uapi-token-000000'));
     });
@@ -240,7 +278,7 @@ describe('metry-meters in the Node-RED runtime', () => {
     it('passes on Metry errors without the token', async () => {
       await loadWithAuth();
       metry.server.fail({ kind: 'status', status: 401 }, 1);
-      const response = await helper.request().post('/metry-meters/cfg/meters').set('Authorization', `Bearer ${READ_TOKEN}`).send({}).expect(502);
+      const response = await helper.request().post('/metry-meters/cfg/meters').set('Authorization', `Bearer ${EDITOR_TOKEN}`).send({}).expect(502);
       assert.match(response.body.error, /did not accept the credentials/);
       assert.ok(!response.text.includes(METRY_TEST_TOKEN));
     });

@@ -12,7 +12,7 @@ describe('the published package', () => {
   const files = packed[0].files.map((f) => f.path);
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
 
-  it('ships every node file, its editor file, catalogs, icons and the examples', () => {
+  it('ships every node file, its editor file, catalogs, icons, the shared editor script and the examples', () => {
     for (const jsFile of Object.values(pkg['node-red'].nodes)) {
       assert.ok(files.includes(jsFile), `${jsFile} not packed`);
       assert.ok(files.includes(jsFile.replace(/\.js$/, '.html')), `${jsFile} html not packed`);
@@ -20,6 +20,12 @@ describe('the published package', () => {
     assert.ok(files.some((f) => f.startsWith('nodes/locales/en-US/')));
     assert.ok(files.some((f) => f.startsWith('nodes/icons/') && f.endsWith('.svg')));
     assert.ok(files.some((f) => f.startsWith('examples/')));
+    // Every editor file loads the shared helpers from resources/ (Node-RED serves that folder).
+    assert.ok(files.includes('resources/editor.js'), 'resources/editor.js not packed');
+    for (const jsFile of Object.values(pkg['node-red'].nodes)) {
+      const html = fs.readFileSync(path.join(repoRoot, jsFile.replace(/\.js$/, '.html')), 'utf8');
+      assert.ok(html.includes('<script src="resources/node-red-contrib-energy-export/editor.js"></script>'), `${jsFile}: editor file does not load the shared editor script`);
+    }
     assert.ok(files.includes('LICENSE') && files.includes('README.md'));
   });
 

@@ -4,7 +4,8 @@
  * `password`), closed with DELETE /session; 401 for every data route without a valid session;
  * `responseType` json/xml/yaml on every route (400 for anything else, after doing the work, as
  * the documentation warns); /data and /interval with the latest 5-minute reading per meter,
- * advancing with the site clock; /file with start/end/type/meter; /point by name or id.
+ * advancing with the site clock; /file with start/end/type/meter (CSV unless `type` says
+ * otherwise); /point by name or id. A client that forgets to ask for JSON gets XML, YAML or CSV.
  */
 import { randomBytes } from 'node:crypto';
 import { FakeServer, FakeResponse, RecordedRequest } from '../fake-server';
@@ -62,22 +63,6 @@ function yamlScalar(value: unknown): string {
   return /^[A-Za-z_][\w/.-]*$/.test(text) && !/^(true|false|yes|no|on|off|null)$/i.test(text) ? text : `'${text.replace(/'/g, "''")}'`;
 }
 
-/** PyYAML-style flow line, wrapped at 80 columns as PyYAML does. */
-function yamlFlowRecord(record: Record<string, unknown>, prefix: string): string {
-  const parts = Object.entries(record).map(([key, value]) => `${key}: ${yamlScalar(value)}`);
-  const lines: string[] = [];
-  let line = `${prefix}{`;
-  parts.forEach((part, i) => {
-    const piece = part + (i < parts.length - 1 ? ',' : '}');
-    if (line.length + piece.length + 1 > 80 && !line.endsWith('{')) {
-      lines.push(line);
-      line = `    ${piece}`;
-    } else line += (line.endsWith('{') ? '' : ' ') + piece;
-  });
-  lines.push(line);
-  return lines.join('\n');
-}
-
 export class FakeIntellimeter {
   readonly server = new FakeServer();
   meters: FakeMeter[] = [
@@ -91,8 +76,6 @@ export class FakeIntellimeter {
   clock?: { now(): number };
   /** How many recent 5-minute readings /data and /interval return per meter (1 as documented). */
   window = 1;
-  yamlStyle: 'block' | 'flow' = 'block';
-  csvLayout: 'long' | 'wide' = 'long';
   /** When set, data routes answer 401 even with a fresh session (an account without access). */
   refuseData = false;
   readonly sessions = new Set<string>();
@@ -147,8 +130,6 @@ export class FakeIntellimeter {
     this.logouts = 0;
     this.window = 1;
     this.refuseData = false;
-    this.yamlStyle = 'block';
-    this.csvLayout = 'long';
   }
 
   /** The wall time of an instant at the site, `YYYY-MM-DD HH:MM:SS`. */
@@ -254,7 +235,7 @@ export class FakeIntellimeter {
       if (day < first || day > last) continue;
       for (const meter of meters) rows.push({ MeterParam: meter.name, TimeStamping: wall, value: this.register(meter, slot) });
     }
-    return this.render(type, rows, true);
+    return this.render(type, rows);
   }
 
   /** Runs the route, then answers in the requested responseType (400 for an unknown one, work done anyway). */
@@ -263,10 +244,10 @@ export class FakeIntellimeter {
     const response = route();
     if (!['json', 'xml', 'yaml'].includes(requested)) return { status: 400, body: { error: `Unknown responseType ${requested}` } };
     if ((response.status ?? 200) >= 400) return response;
-    return this.render(requested as Format, response.body, false, response.headers);
+    return this.render(requested as Format, response.body, response.headers);
   }
 
-  private render(format: Format, body: unknown, isFile: boolean, headers: Record<string, string> = {}): FakeResponse {
+  private render(format: Format, body: unknown, headers: Record<string, string> = {}): FakeResponse {
     const contentType = { 'Content-Type': CONTENT_TYPES[format], ...headers };
     switch (format) {
       case 'json':
@@ -282,25 +263,12 @@ export class FakeIntellimeter {
         let text: string;
         if (!records) text = Object.entries(body as Record<string, unknown>).length === 0 ? '{}\n' : `${Object.entries(body as Record<string, unknown>).map(([k, v]) => `${k}: ${yamlScalar(v)}`).join('\n')}\n`;
         else if (records.length === 0) text = '[]\n';
-        else if (this.yamlStyle === 'flow') text = `${records.map((r) => yamlFlowRecord(r, '- ')).join('\n')}\n`;
         else text = `${records.map((r) => Object.entries(r).map(([k, v], i) => `${i === 0 ? '- ' : '  '}${k}: ${yamlScalar(v)}`).join('\n')).join('\n')}\n`;
         return { headers: contentType, body: text };
       }
       case 'csv': {
         const rows = body as Record<string, unknown>[];
-        let text: string;
-        if (isFile && this.csvLayout === 'wide') {
-          const names = [...new Set(rows.map((r) => String(r.MeterParam)))];
-          const byTime = new Map<string, Record<string, unknown>>();
-          for (const row of rows) {
-            const line = byTime.get(String(row.TimeStamping)) ?? {};
-            line[String(row.MeterParam)] = row.value;
-            byTime.set(String(row.TimeStamping), line);
-          }
-          text = [['TimeStamping', ...names].join(','), ...[...byTime].map(([time, values]) => [time, ...names.map((n) => values[n] ?? '')].join(','))].join('\r\n');
-        } else {
-          text = ['MeterParam,TimeStamping,value', ...rows.map((r) => `${String(r.MeterParam)},${String(r.TimeStamping)},${String(r.value)}`)].join('\r\n');
-        }
+        const text = ['MeterParam,TimeStamping,value', ...rows.map((r) => `${String(r.MeterParam)},${String(r.TimeStamping)},${String(r.value)}`)].join('\r\n');
         return { headers: contentType, body: `${text}\r\n` };
       }
     }

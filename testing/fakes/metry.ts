@@ -4,8 +4,14 @@
  * page whatever `limit` says, the documented meter filters (unknown parameters are ignored as the
  * real API does), subaccounts, single and multi consumption with Metry's period syntax read in
  * the meter's own time zone, `+0000` dates, `null` for missing values, the 100,000-values limit
- * (400), 403 for meters the user removed, an optional requests-per-second limit (429) and
- * latency. Failures (5xx, 429, hangs) come from FakeServer's switchable failures.
+ * (400), 403 for meters the user removed, 414 for a URL longer than a web server takes, an
+ * optional requests-per-second limit (429; a token bucket, or a strict sliding one-second
+ * window) and latency. Failures (5xx, 429, hangs) come from FakeServer's switchable failures.
+ *
+ * The nasty parts of a live account: the meter list can change between two pages of a listing
+ * (`beforeListPage` with `insertMeterAtFront` / `removeMeter`; Metry pages by position, so the
+ * rest shifts), and values can arrive late or be corrected (`isNull` and `correct` are read on
+ * every request).
  *
  * Meters are generated on demand from specs, so 10,000 of them cost no memory. Local-time
  * arithmetic here is deliberately written differently from the package's (a scan over UTC
@@ -41,6 +47,8 @@ export interface FakeMeterSpec {
   isNull?: (metric: string, granularity: Granularity, slotStartMs: number) => boolean;
   /** The user removed the meter: consumption answers 403. */
   forbidden?: boolean;
+  /** A value Metry corrected: returned instead of the generated one when it gives a number. */
+  correct?: (metric: string, granularity: Granularity, slotStartMs: number) => number | undefined;
 }
 
 interface MeterGroup {
@@ -186,14 +194,26 @@ export class FakeMetry {
   readonly subaccounts: FakeSubaccount[] = [];
   /** Requests per second allowed (token bucket of that size); 0 = unlimited. */
   rateLimit = 0;
+  /** With `rateLimit`: refuse a request when `rateLimit` were accepted in the second before it (no burst credit). */
+  strictWindow = false;
   rateLimited = 0;
+  /** Longest request URL (path and query) answered; longer ones get 414, as web servers do. */
+  maxUrlLength = 8192;
+  /** Called before a page of `GET /meters` is served, with its `skip`: change the list here. */
+  beforeListPage?: (skip: number) => void;
   private groups: MeterGroup[] = [];
   private total = 0;
   private bucket = 0;
   private bucketAt = 0;
+  private readonly accepted: number[] = [];
+  /** Meters listed first, newest first (added at the front of the listing). */
+  private front: number[] = [];
+  private readonly removed = new Set<number>();
 
   constructor() {
     this.server.authCheck = (request) => {
+      const urlLength = request.path.length + (request.query.size > 0 ? 1 + request.query.toString().length : 0);
+      if (urlLength > this.maxUrlLength) return { status: 414, body: 'URI Too Long' };
       if (request.headers.authorization !== `Bearer ${this.token}`) return { status: 401, body: { code: 401, message: 'Unauthorized' } };
       return this.takeToken();
     };
@@ -237,6 +257,29 @@ export class FakeMetry {
   clearMeters(): void {
     this.groups = [];
     this.total = 0;
+    this.front = [];
+    this.removed.clear();
+    this.beforeListPage = undefined;
+  }
+
+  /** Adds a meter that lists before all others (a new meter Metry sorts first). Returns its index. */
+  insertMeterAtFront(spec: FakeMeterSpec = {}): number {
+    const index = this.addMeters(1, spec);
+    this.front.unshift(index);
+    return index;
+  }
+
+  /** The user trashes a meter: it leaves the listing and its consumption answers 403. */
+  removeMeter(index: number): void {
+    this.removed.add(index);
+  }
+
+  /** Meter indexes in listing order, lazily when the list never changed (10,000 meters cost nothing). */
+  private listingOrder(): { count: number; at: (position: number) => number } {
+    if (this.front.length === 0 && this.removed.size === 0) return { count: this.total, at: (i) => i };
+    const first = new Set(this.front);
+    const order = [...this.front, ...Array.from({ length: this.total }, (_, i) => i).filter((i) => !first.has(i))].filter((i) => !this.removed.has(i));
+    return { count: order.length, at: (i) => order[i] };
   }
 
   get meterCount(): number {
@@ -324,13 +367,22 @@ export class FakeMetry {
       if (!metrics.includes(metric) || !granularities.includes(granularity)) return null;
       if (slotStartMs < from || nextSlotEnd([slotStartMs], granularity, tz) > until) return null;
       if (spec.isNull?.(metric, granularity, slotStartMs)) return null;
-      return fakeValue(index, metric, granularity, slotStartMs);
+      return spec.correct?.(metric, granularity, slotStartMs) ?? fakeValue(index, metric, granularity, slotStartMs);
     };
   }
 
   private takeToken(): FakeResponse | undefined {
     if (this.rateLimit <= 0) return undefined;
     const now = Date.now();
+    if (this.strictWindow) {
+      while (this.accepted.length > 0 && this.accepted[0] <= now - 1000) this.accepted.shift();
+      if (this.accepted.length >= this.rateLimit) {
+        this.rateLimited += 1;
+        return { status: 429, body: { code: 429, message: 'Too many requests' } };
+      }
+      this.accepted.push(now);
+      return undefined;
+    }
     this.bucket = Math.min(this.rateLimit, this.bucket + ((now - this.bucketAt) / 1000) * this.rateLimit);
     if (this.bucketAt === 0) this.bucket = this.rateLimit;
     this.bucketAt = now;
@@ -352,6 +404,7 @@ export class FakeMetry {
   }
 
   private listMeters(request: RecordedRequest): FakeResponse {
+    this.beforeListPage?.(Math.max(0, Number(request.query.get('skip') ?? 0) || 0));
     const q = request.query;
     const filters: ((spec: FakeMeterSpec, index: number) => boolean)[] = [];
     if (q.has('box')) filters.push((s) => (s.box ?? 'active') === q.get('box'));
@@ -362,9 +415,11 @@ export class FakeMetry {
     if (q.has('assigner._id')) filters.push((s) => s.subaccount === q.get('assigner._id'));
     if (q.has('tree_structure_ids')) filters.push((s) => (s.treeNodes ?? []).includes(q.get('tree_structure_ids')!));
     // Any other parameter is ignored, as Metry does.
-    if (filters.length === 0) return this.page(request, { count: this.total, at: (i) => this.meterAt(i)! });
+    const order = this.listingOrder();
+    if (filters.length === 0) return this.page(request, { count: order.count, at: (i) => this.meterAt(order.at(i))! });
     const matching: number[] = [];
-    for (let i = 0; i < this.total; i += 1) {
+    for (let position = 0; position < order.count; position += 1) {
+      const i = order.at(position);
       const spec = this.specAt(i)!;
       if (filters.every((f) => f(spec, i))) matching.push(i);
     }
@@ -375,7 +430,7 @@ export class FakeMetry {
     const index = FakeMetry.indexOf(id);
     const meter = index === undefined ? undefined : this.meterAt(index);
     if (!meter) return { status: 404, body: { code: 404, message: 'Resource not found' } };
-    if (this.specAt(index!)!.forbidden) return { status: 403, body: { code: 403, message: 'Forbidden' } };
+    if (this.specAt(index!)!.forbidden || this.removed.has(index!)) return { status: 403, body: { code: 403, message: 'Forbidden' } };
     return ok(meter);
   }
 
@@ -386,7 +441,7 @@ export class FakeMetry {
     const specs = ids.map((id) => ({ id, index: FakeMetry.indexOf(id) }));
     for (const { index } of specs) {
       if (index === undefined || !this.specAt(index)) return { status: 404, body: { code: 404, message: 'Resource not found' } };
-      if (this.specAt(index)!.forbidden) return { status: 403, body: { code: 403, message: 'Forbidden' } };
+      if (this.specAt(index)!.forbidden || this.removed.has(index)) return { status: 403, body: { code: 403, message: 'Forbidden' } };
     }
     const perMeter = specs.map(({ id, index }) => {
       const tz = this.specAt(index!)!.timezone ?? 'Europe/Stockholm';

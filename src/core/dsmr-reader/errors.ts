@@ -22,6 +22,18 @@ export type DsmrReaderErrorCode =
 /** What the queue does about a failed delivery. */
 export type DeliveryAction = 'retry' | 'pause' | 'reject' | 'stop';
 
+export interface DsmrReaderErrorDetails {
+  code: DsmrReaderErrorCode;
+  status?: number;
+  serviceMessage?: string;
+  action?: DeliveryAction;
+  statusText?: string;
+  maybeStored?: boolean;
+  failureKey?: string;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
 export class DsmrReaderError extends Error {
   readonly code: DsmrReaderErrorCode;
   /** HTTP status when DSMR-reader answered. */
@@ -31,8 +43,17 @@ export class DsmrReaderError extends Error {
   readonly action?: DeliveryAction;
   /** Short text for the node status: '403', 'timeout', 'crc'. */
   readonly statusText: string;
+  /** The request may have reached the server and been stored (a timeout, a cut connection, a 5xx). */
+  readonly maybeStored: boolean;
+  /**
+   * Set for a server answer that may belong to the item rather than the server (a 5xx with its
+   * text): the same key attempt after attempt sends the item to the dead-letter file.
+   */
+  readonly failureKey?: string;
+  /** How long the server asked to wait (Retry-After), in ms. */
+  readonly retryAfterMs?: number;
 
-  constructor(message: string, details: { code: DsmrReaderErrorCode; status?: number; serviceMessage?: string; action?: DeliveryAction; statusText?: string; cause?: unknown }) {
+  constructor(message: string, details: DsmrReaderErrorDetails) {
     super(message, { cause: details.cause });
     this.name = 'DsmrReaderError';
     this.code = details.code;
@@ -40,6 +61,9 @@ export class DsmrReaderError extends Error {
     this.serviceMessage = details.serviceMessage;
     this.action = details.action;
     this.statusText = details.statusText ?? (details.status ? String(details.status) : details.code.toLowerCase().replace(/_/g, ' '));
+    this.maybeStored = details.maybeStored ?? false;
+    this.failureKey = details.failureKey;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 

@@ -21,6 +21,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { diskFullDetail, syncDirectory, writeFully } from '../durable-files';
 import zlib from 'node:zlib';
 
 export interface QueueItem<T> {
@@ -504,45 +505,9 @@ function replayJournal<T>(content: Buffer): { items: QueueItem<T>[]; maxSeq: num
   return { items, maxSeq, completeBytes: tornTail ? start : content.length, damaged, tornTail, deadRecords };
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the rename is still atomic there.
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
-}
-
-/** A write that stopped early without an error: the file system took fewer bytes than asked. */
-class ShortWriteError extends Error {
-  constructor(
-    readonly written: number,
-    readonly total: number,
-  ) {
-    super(`only ${written} of ${total} bytes were written`);
-  }
-}
-
-/** Writes all of `bytes`, continuing after a short write; a write that makes no progress is a full disk. */
-async function writeFully(handle: QueueFile, bytes: Buffer): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-    if (!(bytesWritten > 0)) throw new ShortWriteError(written, bytes.length);
-    written += bytesWritten;
-  }
-}
-
-/** The file system's ways of saying "no room": no space, the process's file size limit, a quota. */
-const DISK_FULL_CODES = new Set(['ENOSPC', 'EFBIG', 'EDQUOT']);
-
 function writeError(file: string, error: unknown, consequence: string): QueueError {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (error instanceof ShortWriteError || (code !== undefined && DISK_FULL_CODES.has(code))) {
-    const detail = error instanceof ShortWriteError ? error.message : code;
+  const detail = diskFullDetail(error);
+  if (detail !== undefined) {
     return new QueueError(
       `The queue file ${file} could not be written completely (disk full? ${detail}) — free disk space or raise the file size limit of the Node-RED process${consequence ? `; ${consequence}` : ''}.`,
       'QUEUE_DISK_FULL',

@@ -49,11 +49,33 @@ export const V2_REQUIRED_FIELDS = [
   'electricity_returned_2',
 ] as const;
 
-/** DSMR-reader stores kW, kWh and m³ as decimals of 9 digits with 3 decimals. */
-const MAX_DECIMAL = 999_999.999;
-/** Voltages are 4 digits with 1 decimal, currents whole amperes up to 999. */
-const MAX_VOLTAGE = 999.9;
-const MAX_CURRENT = 999;
+/**
+ * DSMR-reader's limits for each reading field, from its model DsmrReading
+ * [DSMR-reader src dsmr_datalogger/models/reading.py]: kW, kWh and m³ are DecimalField(max_digits=9,
+ * decimal_places=3), voltages DecimalField(4, 1), currents IntegerField 0–999. Its API answers a
+ * value with more digits or decimals with 400 ("Ensure that there are no more than 9 digits in
+ * total", observed on v5.11), so the node rounds to these decimals and refuses more whole digits.
+ */
+export interface FieldLimit {
+  /** Digits after the decimal point DSMR-reader keeps (0 for whole amperes). */
+  decimals: number;
+  /** The largest value the field holds. */
+  max: number;
+}
+
+const ENERGY: FieldLimit = { decimals: 3, max: 999_999.999 };
+const VOLTAGE: FieldLimit = { decimals: 1, max: 999.9 };
+const CURRENT: FieldLimit = { decimals: 0, max: 999 };
+
+export function fieldLimit(field: string): FieldLimit | undefined {
+  if (field.startsWith('phase_voltage_l')) return VOLTAGE;
+  if (field.startsWith('phase_power_current_l')) return CURRENT;
+  if (field.startsWith('electricity_') || field.startsWith('phase_currently_') || field === 'extra_device_delivered') return ENERGY;
+  return undefined;
+}
+
+/** DSMR-reader refuses telegrams (v1) whose timestamps lie more than 24 hours ahead of its clock. */
+export const MAX_FUTURE_MS = 24 * 3600_000;
 
 /** DSMR-reader's datetime format: `YYYY-MM-DDThh:mm[:ss][+HH:MM|-HH:MM|Z]`. */
 const DSMR_READER_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/;
@@ -61,11 +83,21 @@ const DSMR_READER_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|
 export interface MappingOptions {
   /** Used when the telegram has no timestamp (DSMR 2.2/3): when it was received, ISO with offset. */
   receivedAt?: string;
+  /** The node's clock, for the 24-hour future limit; no check without it. */
+  now?: number;
 }
 
-function round(value: number, decimals: number): number {
-  const factor = 10 ** decimals;
-  return Math.round(value * factor) / factor;
+/**
+ * Rounds half away from zero on the decimal digits as written: the shortest text of a number
+ * (what JSON sends) is shifted as text, so 1.0005 becomes 1.001, not 1.000 as binary maths says.
+ */
+export function roundDecimal(value: number, decimals: number): number {
+  const text = Math.abs(value).toString();
+  if (/e/i.test(text)) return Math.round(value * 10 ** decimals) / 10 ** decimals;
+  const [whole, fraction = ''] = text.split('.');
+  const shifted = Number(`${whole}${fraction.slice(0, decimals).padEnd(decimals, '0')}.${fraction.slice(decimals) || '0'}`);
+  const rounded = Number(`${Math.round(shifted)}e-${decimals}`);
+  return value < 0 ? -rounded : rounded;
 }
 
 function sum(values: Array<number | undefined>): number | undefined {
@@ -73,14 +105,32 @@ function sum(values: Array<number | undefined>): number | undefined {
   return present.length > 0 ? present.reduce((a, b) => a + b, 0) : undefined;
 }
 
-function outOfRange(field: string, value: number, max: number): DsmrReaderError {
-  return new DsmrReaderError(`${field} is ${value}, outside what DSMR-reader can store (0 to ${max}). Check the meter's units; the reading was not sent.`, { code: 'OUT_OF_RANGE', statusText: 'out of range' });
+/** A value rounded to the field's decimals, or a reason why DSMR-reader cannot hold it. */
+function fitField(field: string, value: unknown): number | string {
+  const limit = fieldLimit(field);
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `${field} must be a number`;
+  if (!limit) return value;
+  const rounded = roundDecimal(value, limit.decimals);
+  if (rounded < 0 || rounded > limit.max) {
+    return `${field} is ${value}, outside what DSMR-reader's field holds (0 to ${limit.max}${limit.decimals > 0 ? ` with ${limit.decimals} decimal${limit.decimals > 1 ? 's' : ''}` : ', whole numbers'})`;
+  }
+  return rounded;
 }
 
 function decimal(field: string, value: number): number {
-  const rounded = round(value, 3);
-  if (!Number.isFinite(rounded) || rounded < 0 || rounded > MAX_DECIMAL) throw outOfRange(field, value, MAX_DECIMAL);
-  return rounded;
+  const fitted = fitField(field, value);
+  if (typeof fitted === 'string') {
+    throw new DsmrReaderError(`${fitted}. Check the meter's units; the reading was not sent.`, { code: 'OUT_OF_RANGE', statusText: 'out of range' });
+  }
+  return fitted;
+}
+
+/** A reason when a timestamp lies more than 24 hours after `now`, as DSMR-reader's v1 API refuses. */
+function futureProblem(field: string, value: string, now: number | undefined): string | undefined {
+  if (now === undefined) return undefined;
+  const at = Date.parse(normaliseDsmrDatetime(value));
+  if (Number.isNaN(at) || at <= now + MAX_FUTURE_MS) return undefined;
+  return `${field} ${value} is more than 24 hours ahead of this computer's clock, which DSMR-reader refuses for telegrams; check the meter's clock (or this computer's)`;
 }
 
 /**
@@ -116,6 +166,9 @@ export function toDsmrReaderReading(parsed: ParsedTelegram, options: MappingOpti
   }
   const currentlyReturned = e.currentReturned ?? sum(phases.map((p) => p.powerReturned)) ?? 0;
 
+  const future = futureProblem('The timestamp', timestamp, options.now) ?? futureProblem('The gas reading time', parsed.gas?.timestamp ?? timestamp, options.now);
+  if (future) throw new DsmrReaderError(`${future}. It was not sent.`, { code: 'NOT_STORABLE', statusText: 'future' });
+
   const reading: DsmrReaderReading = {
     timestamp,
     electricity_currently_delivered: decimal('electricity_currently_delivered', currentlyDelivered),
@@ -131,8 +184,10 @@ export function toDsmrReaderReading(parsed: ParsedTelegram, options: MappingOpti
     if (phase.powerDelivered !== undefined) fields[`phase_currently_delivered_l${n}`] = decimal(`phase_currently_delivered_l${n}`, phase.powerDelivered);
     if (phase.powerReturned !== undefined) fields[`phase_currently_returned_l${n}`] = decimal(`phase_currently_returned_l${n}`, phase.powerReturned);
     // Optional extras are left out rather than refused when a meter writes odd values.
-    if (phase.voltage !== undefined && phase.voltage >= 0 && phase.voltage <= MAX_VOLTAGE) fields[`phase_voltage_l${n}`] = round(phase.voltage, 1);
-    if (phase.current !== undefined && phase.current >= 0 && Math.round(phase.current) <= MAX_CURRENT) fields[`phase_power_current_l${n}`] = Math.round(phase.current);
+    for (const [field, value] of [[`phase_voltage_l${n}`, phase.voltage], [`phase_power_current_l${n}`, phase.current]] as const) {
+      const fitted = value === undefined ? undefined : fitField(field, value);
+      if (typeof fitted === 'number') fields[field] = fitted;
+    }
   });
   const gas = parsed.gas;
   if (gas && typeof gas.value === 'number' && Number.isFinite(gas.value)) {
@@ -145,33 +200,49 @@ export function toDsmrReaderReading(parsed: ParsedTelegram, options: MappingOpti
   return reading;
 }
 
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
+export interface CheckedReading {
+  /** The reading with every value rounded to DSMR-reader's decimals. */
+  reading: Record<string, unknown>;
+  /** Why DSMR-reader could not store it; empty when it can. */
+  problems: string[];
 }
 
-/** Checks a reading a flow built itself; returns the problems (empty when DSMR-reader can store it). */
-export function validateDsmrReaderReading(reading: Record<string, unknown>): string[] {
+/**
+ * Checks a reading a flow built itself against what DSMR-reader's API checks (required fields,
+ * datetimes, the fields' digits) plus the 24-hour future limit DSMR-reader applies to v1 only,
+ * and rounds values with more decimals than DSMR-reader keeps.
+ */
+export function checkDsmrReaderReading(input: Record<string, unknown>, now?: number): CheckedReading {
+  const reading: Record<string, unknown> = { ...input };
   const problems: string[] = [];
   for (const field of V2_REQUIRED_FIELDS) {
     if (reading[field] === undefined || reading[field] === null) problems.push(`${field} is missing`);
   }
-  if (reading.timestamp !== undefined && (typeof reading.timestamp !== 'string' || !DSMR_READER_DATETIME.test(reading.timestamp) || !isIsoInstantWithOffset(normaliseDsmrDatetime(reading.timestamp)))) {
-    problems.push('timestamp must be a date-time with offset, e.g. 2024-03-15T10:15:30+01:00');
-  }
-  if (reading.extra_device_timestamp !== undefined && (typeof reading.extra_device_timestamp !== 'string' || !DSMR_READER_DATETIME.test(reading.extra_device_timestamp))) {
-    problems.push('extra_device_timestamp must be a date-time with offset');
+  for (const field of ['timestamp', 'extra_device_timestamp']) {
+    const value = reading[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string' || !DSMR_READER_DATETIME.test(value) || !isIsoInstantWithOffset(normaliseDsmrDatetime(value))) {
+      problems.push(`${field} must be a date-time with offset, e.g. 2024-03-15T10:15:30+01:00`);
+    } else {
+      const future = futureProblem(field, value, now);
+      if (future) problems.push(future);
+    }
   }
   for (const [field, value] of Object.entries(reading)) {
     if (field === 'timestamp' || field === 'extra_device_timestamp' || value === undefined || value === null) continue;
-    const max = field.startsWith('phase_voltage_') ? MAX_VOLTAGE : field.startsWith('phase_power_current_') ? MAX_CURRENT : MAX_DECIMAL;
-    if (!isFiniteNumber(value)) problems.push(`${field} must be a number`);
-    else if (value < 0 || value > max) problems.push(`${field} must be between 0 and ${max}`);
-    else if (field.startsWith('phase_power_current_') && !Number.isInteger(value)) problems.push(`${field} must be a whole number of amperes`);
+    const fitted = fitField(field, value);
+    if (typeof fitted === 'string') problems.push(fitted);
+    else reading[field] = fitted;
   }
-  return problems;
+  return { reading, problems };
+}
+
+/** The problems of a hand-made reading (empty when DSMR-reader can store it, after rounding). */
+export function validateDsmrReaderReading(reading: Record<string, unknown>, now?: number): string[] {
+  return checkDsmrReaderReading(reading, now).problems;
 }
 
 /** DSMR-reader also accepts offsets without minutes (`+01`); Date.parse does not. */
-function normaliseDsmrDatetime(value: string): string {
+export function normaliseDsmrDatetime(value: string): string {
   return value.replace(/([+-]\d{2})$/, '$1:00').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
 }

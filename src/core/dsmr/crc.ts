@@ -68,8 +68,7 @@ export function crc16arcCrlf(text: string, start = 0, end = text.length): number
   return crc;
 }
 
-const HEX_PAIRS: string[] = [];
-for (let n = 0; n < 256; n++) HEX_PAIRS.push(n.toString(16).toUpperCase().padStart(2, '0'));
+const HEX_PAIRS: readonly string[] = Array.from({ length: 256 }, (_, n) => n.toString(16).toUpperCase().padStart(2, '0'));
 
 /** Four upper-case hex digits. */
 export function formatCrc(crc: number): string {

@@ -7,7 +7,14 @@
  * AES-128-GCM with IV = system title ‖ invocation counter and a 96-bit tag. The additional
  * authenticated data is the security byte followed by the authentication key; the Smarty default
  * key is 00112233445566778899AABBCCDDEEFF. Frames authenticated without additional data also
- * occur, so without an explicit authentication key both forms are tried.
+ * occur, so both forms are tried; either way the tag must verify with the decryption key.
+ *
+ * The security control byte says what protects the frame: bit 4 (0x10) authentication, bit 5
+ * (0x20) encryption. Smarty meters send 0x30, both. 0x10 carries the telegram in plain text and
+ * 0x20 is AES-CTR without a tag, whose bits an attacker can flip blindly; neither proves that the
+ * meter wrote the telegram, so only 0x30 with a verified tag is accepted
+ * (sources: ../shared/docs/service-contracts.md §5.8, the openHAB SmartyDecrypter and the
+ * amsreader security-byte table).
  */
 import { createDecipheriv } from 'node:crypto';
 import { DsmrError } from './errors';
@@ -57,6 +64,7 @@ export function readFrameLayout(bytes: Uint8Array, offset = 0): FrameLayout | 's
   if (bytes.length > at) {
     const security = bytes[at];
     // Security control: bits 4 and 5 say authenticated/encrypted, low nibble is the suite (0).
+    // Frames that are not both are still framed here, so that decryptFrame refuses them by name.
     if ((security & 0x0f) !== 0 || (security & 0x30) === 0 || security & 0xc0) return null;
   }
   const headerLength = at - offset;
@@ -78,10 +86,23 @@ function keyBytes(key: string | Buffer, what: string): Buffer {
   throw new DsmrError('DECRYPTION_FAILED', `The ${what} must be 32 hexadecimal characters (16 bytes). Copy it exactly as the grid operator supplied it.`);
 }
 
+const AUTHENTICATED_AND_ENCRYPTED = 0x30;
+
+function unauthenticated(security: number, frame: Buffer): DsmrError {
+  const what = security === 0x10 ? 'authentication only: the telegram is not encrypted' : security === 0x20 ? 'encryption without authentication' : 'no authenticated encryption';
+  return new DsmrError(
+    'DECRYPTION_FAILED',
+    `The encrypted frame was not authenticated (security byte 0x${security.toString(16).padStart(2, '0')}, ${what}), so it was refused: ` +
+      'a Smarty meter always sends authenticated, encrypted frames (0x30). Something on the P1 line may be sending forged telegrams.',
+    frame,
+  );
+}
+
 /**
- * Decrypts a general-glo-ciphering frame and returns the plaintext telegram bytes. Throws
- * DECRYPTION_FAILED when no key is set or the key/authentication does not match, INCOMPLETE when
- * the frame is shorter than its header says.
+ * Decrypts a general-glo-ciphering frame and returns the plaintext telegram bytes, only when it
+ * is encrypted and authenticated (security byte 0x30) and its tag verifies. Throws
+ * DECRYPTION_FAILED when no key is set, the frame is not authenticated, or the tag does not
+ * verify (wrong key or tampered frame); INCOMPLETE when it is shorter than its header says.
  */
 export function decryptFrame(frame: Buffer, options: ParseOptions): Buffer {
   if (options.decryptionKey === undefined || options.decryptionKey === '') {
@@ -99,46 +120,36 @@ export function decryptFrame(frame: Buffer, options: ParseOptions): Buffer {
   if (layout === 'short' || frame.length < layout.totalLength) {
     throw new DsmrError('INCOMPLETE', 'The encrypted frame is shorter than its header says: it was cut off. The next one should be whole.', frame);
   }
-  const titleLength = frame[1];
   const securityAt = layout.headerLength;
   const security = frame[securityAt];
-  const iv = Buffer.allocUnsafe(12);
-  frame.copy(iv, 0, 2, 2 + Math.min(titleLength, 8));
-  if (titleLength < 8) iv.fill(0, titleLength, 8);
-  frame.copy(iv, 8, securityAt + 1, securityAt + 5);
+  if (security !== AUTHENTICATED_AND_ENCRYPTED) throw unauthenticated(security, frame);
   const cipherStart = securityAt + 5;
-  const authenticated = (security & 0x10) !== 0;
-  const encrypted = (security & 0x20) !== 0;
   const end = layout.totalLength;
-  const cipherEnd = authenticated ? end - TAG_LENGTH : end;
+  const cipherEnd = end - TAG_LENGTH;
   if (cipherEnd < cipherStart) {
     throw new DsmrError('MALFORMED', 'The encrypted frame is too short to hold a telegram.', frame);
   }
-  if (!encrypted) return Buffer.from(frame.subarray(cipherStart, cipherEnd));
+  const titleLength = frame[1];
+  const iv = Buffer.alloc(12);
+  frame.copy(iv, 0, 2, 2 + Math.min(titleLength, 8));
+  frame.copy(iv, 8, securityAt + 1, securityAt + 5);
   const ciphertext = frame.subarray(cipherStart, cipherEnd);
-  if (!authenticated) {
-    // GCM without a tag is plain AES-CTR starting at counter 2 (counter 1 is reserved for the tag).
-    const counter = Buffer.concat([iv, Buffer.from([0, 0, 0, 2])]);
-    const decipher = createDecipheriv('aes-128-ctr', key, counter);
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
-  }
   const tag = frame.subarray(cipherEnd, end);
-  const candidates: Array<Buffer | null> = [];
   const authKey = options.authenticationKey ? keyBytes(options.authenticationKey, 'authentication key') : Buffer.from(DEFAULT_SMARTY_AUTHENTICATION_KEY, 'hex');
-  candidates.push(Buffer.concat([Buffer.from([security]), authKey]), null);
-  for (const aad of candidates) {
+  for (const aad of [Buffer.concat([Buffer.from([security]), authKey]), null]) {
     try {
       const decipher = createDecipheriv('aes-128-gcm', key, iv, { authTagLength: TAG_LENGTH });
       if (aad !== null) decipher.setAAD(aad);
       decipher.setAuthTag(tag);
       return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
     } catch {
-      // wrong additional data or key: try the next form
+      // the tag does not verify with this additional data: try the other form
     }
   }
   throw new DsmrError(
     'DECRYPTION_FAILED',
-    'The encrypted frame could not be decrypted: the decryption key (or authentication key) does not match this meter, or the frame was damaged. Check the keys.',
+    'The encrypted frame failed its authentication check: wrong key or tampered frame. ' +
+      'Check that the decryption key (and the authentication key, if you set one) are exactly the ones the grid operator supplied for this meter.',
     frame,
   );
 }

@@ -10,8 +10,11 @@
  * part of it (some meters send no line end). `flush()` at the end of input also emits one whose
  * CRC line is complete but unterminated.
  *
- * Memory is bounded: at most `maxTelegramBytes` are held between two pushes. A longer telegram
- * is reported once (TOO_LARGE) and skipped up to the next header.
+ * Each byte is looked at once: the framer is a state machine that resumes where the last chunk
+ * ended, and keeps the unfinished telegram as a list of pieces that are joined once, when it is
+ * emitted. Memory is bounded: at most `maxTelegramBytes` (16 KiB by default, 64 KiB at most) are
+ * held between two pushes. A longer telegram is reported once (TOO_LARGE) and skipped up to the
+ * next header.
  *
  * Bytes outside telegrams (the tail of a telegram when joining mid-stream, gateway trailers
  * such as the EasyMeter lines after '!', line noise) are skipped and counted in
@@ -22,7 +25,7 @@ import { DsmrError } from './errors';
 import { readFrameLayout } from './decrypt';
 
 export interface FramerOptions {
-  /** Largest telegram accepted, in bytes; also the most the framer ever holds. Default 16 KiB. */
+  /** Largest telegram accepted, in bytes (16 to 65536); also the most the framer ever holds. Default 16 KiB. */
   maxTelegramBytes?: number;
   /** Luxembourg Smarty: the stream carries 0xDB encrypted frames instead of text telegrams. */
   encrypted?: boolean;
@@ -41,27 +44,33 @@ export interface FramerStats {
 }
 
 export const DEFAULT_MAX_TELEGRAM_BYTES = 16 * 1024;
+/** The largest maxTelegramBytes accepted: far above any real telegram (DSMR 5 with four M-Bus devices is ~2 KiB). */
+export const MAX_TELEGRAM_BYTES = 64 * 1024;
+const MIN_TELEGRAM_BYTES = 16;
 
 const SLASH = 0x2f;
 const BANG = 0x21;
 const CR = 0x0d;
 const LF = 0x0a;
 
-const SEEK = 0; // outside a telegram, looking for a header
-const BODY = 1; // inside a telegram, looking for '!'
-const CRC = 2; // after '!', reading up to four hex digits
-const CRC_LF = 3; // after the CR that ends the CRC line
+const enum State {
+  /** Outside a telegram, looking for '/'. */
+  Seek,
+  /** After '/', reading the three letters of the manufacturer code. */
+  Header,
+  /** Inside a telegram, looking for '!' (or for a '/' that may start a new header). */
+  Body,
+  /** Inside a telegram after a '/', reading up to three letters: a new header restarts the telegram. */
+  BodySlash,
+  /** After '!', reading up to four hex digits. */
+  Crc,
+  /** After the CR that ends the CRC line. */
+  CrcLf,
+}
 
-const EMPTY = Buffer.alloc(0);
-
-/** Whether the '/' at bytes[at] starts a header; undefined when the bytes to tell have not arrived. */
-function headerAt(bytes: Buffer, at: number): boolean | undefined {
-  for (let k = 1; k <= 3; k++) {
-    if (at + k >= bytes.length) return undefined;
-    const lower = bytes[at + k] | 0x20;
-    if (lower < 97 || lower > 122) return false;
-  }
-  return true;
+function isLetter(c: number): boolean {
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 122;
 }
 
 function isHex(c: number): boolean {
@@ -82,16 +91,27 @@ function indexOfByte(bytes: Buffer, value: number, start: number, end: number): 
   return -1;
 }
 
+function toBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'latin1');
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 export class TelegramFramer {
   private readonly maxBytes: number;
   private readonly encrypted: boolean;
   private readonly reportNoise: boolean;
-  private state = SEEK;
-  private crcDigits = 0;
-  /** The unfinished telegram (or a '/' not yet known to start a header) from earlier pushes. */
-  private held: Buffer = EMPTY;
-  /** Where scanning resumes in `held`. */
-  private scanFrom = 0;
+  private state = State.Seek;
+  /** Letters of a header seen so far (Header, BodySlash) or hex digits of the CRC (Crc). */
+  private count = 0;
+  /** Pieces (copies) of the unfinished telegram from earlier pushes, and their total length. */
+  private parts: Buffer[] = [];
+  private held = 0;
+  /** Where the current telegram's bytes begin in the chunk being pushed. */
+  private chunkStart = 0;
+  /** BodySlash: the offset of the '/' in the current telegram. */
+  private slashAt = 0;
+  /** The next '!' in the chunk being pushed: -1 none, -2 not searched yet (so no byte is searched twice). */
+  private nextBang = -2;
   /** Skipped bytes of the current run, kept only with reportNoise (capped at maxBytes). */
   private noiseParts: Buffer[] = [];
   private noiseHeld = 0;
@@ -100,13 +120,17 @@ export class TelegramFramer {
   private noiseNonBlank = false;
   /** After TOO_LARGE: the rest of that telegram is skipped up to the next header without a second error. */
   private discarding = false;
-  /** Encrypted mode: bytes not yet consumed. */
-  private pending: Buffer = EMPTY;
+  /** Encrypted mode: the start of a frame (copied pieces), and how many bytes to wait for before looking again. */
+  private frameParts: Buffer[] = [];
+  private frameHeld = 0;
+  private frameNeeded = 0;
   private readonly counters: FramerStats = { telegrams: 0, errors: 0, skippedBytes: 0 };
 
   constructor(options: FramerOptions = {}) {
     const max = options.maxTelegramBytes ?? DEFAULT_MAX_TELEGRAM_BYTES;
-    if (!Number.isInteger(max) || max < 16) throw new RangeError('maxTelegramBytes must be an integer of at least 16');
+    if (!Number.isInteger(max) || max < MIN_TELEGRAM_BYTES || max > MAX_TELEGRAM_BYTES) {
+      throw new RangeError(`maxTelegramBytes is ${String(max)}: it must be a whole number from ${MIN_TELEGRAM_BYTES} to ${MAX_TELEGRAM_BYTES} (64 KiB).`);
+    }
     this.maxBytes = max;
     this.encrypted = options.encrypted === true;
     this.reportNoise = options.reportNoise === true;
@@ -114,7 +138,7 @@ export class TelegramFramer {
 
   /** Bytes currently held between pushes; never above maxTelegramBytes. */
   get bufferedBytes(): number {
-    return this.encrypted ? this.pending.length : this.held.length + this.noiseHeld;
+    return this.encrypted ? this.frameHeld : this.held + this.noiseHeld;
   }
 
   get maxTelegramBytes(): number {
@@ -128,12 +152,7 @@ export class TelegramFramer {
 
   /** Feeds a chunk; returns the telegrams and errors it completed, in stream order. */
   push(chunk: Buffer | Uint8Array | string): FramerEvent[] {
-    const bytes =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, 'latin1')
-        : Buffer.isBuffer(chunk)
-          ? chunk
-          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = toBuffer(chunk);
     const events: FramerEvent[] = [];
     if (bytes.length === 0) return events;
     if (this.encrypted) this.pushEncrypted(bytes, events);
@@ -148,131 +167,164 @@ export class TelegramFramer {
   flush(): FramerEvent[] {
     const events: FramerEvent[] = [];
     if (this.encrypted) {
-      if (this.pending.length > 0) {
-        this.fail(events, 'INCOMPLETE', 'An encrypted frame was cut off before its end; it was dropped.', this.pending);
-        this.pending = EMPTY;
-      }
+      if (this.frameHeld > 0) this.fail(events, 'INCOMPLETE', 'An encrypted frame was cut off before its end; it was dropped.', Buffer.concat(this.frameParts));
+      this.frameParts = [];
+      this.frameHeld = 0;
+      this.frameNeeded = 0;
       return events;
     }
-    const held = this.held;
-    this.held = EMPTY;
-    this.scanFrom = 0;
-    if (this.state === CRC || this.state === CRC_LF) this.emit(events, held);
-    else if (this.state === BODY) this.incomplete(events, held);
+    const held = Buffer.concat(this.parts);
+    this.parts = [];
+    this.held = 0;
+    if (this.state === State.Crc || this.state === State.CrcLf) this.emit(events, held);
+    else if (this.state === State.Body || this.state === State.BodySlash) this.incomplete(events, held);
     else if (held.length > 0) this.skip(held, 0, held.length, events);
     this.endNoiseRun(events);
-    this.state = SEEK;
+    this.state = State.Seek;
     return events;
   }
 
   /** Forgets any partial telegram (after a reconnect). */
   reset(): void {
-    this.state = SEEK;
-    this.held = EMPTY;
-    this.scanFrom = 0;
+    this.state = State.Seek;
+    this.parts = [];
+    this.held = 0;
     this.noiseParts = [];
     this.noiseHeld = 0;
     this.noiseRun = 0;
     this.noiseRunReported = false;
     this.noiseNonBlank = false;
     this.discarding = false;
-    this.pending = EMPTY;
+    this.frameParts = [];
+    this.frameHeld = 0;
+    this.frameNeeded = 0;
   }
 
   private pushText(chunk: Buffer, events: FramerEvent[]): void {
-    // `bytes` is what was held from earlier pushes followed by this chunk.
-    const bytes = this.held.length > 0 ? Buffer.concat([this.held, chunk]) : chunk;
-    const n = bytes.length;
-    let i = this.held.length > 0 ? this.scanFrom : 0;
-    let start = this.state === SEEK ? -1 : 0; // where the current telegram begins in `bytes`
-    let keepFrom = n; // first byte to hold for the next push
-    this.held = EMPTY;
-    this.scanFrom = 0;
-    while (i < n) {
-      if (this.state === SEEK) {
-        const slash = bytes.indexOf(SLASH, i);
-        if (slash < 0) {
-          this.skip(bytes, i, n, events);
-          i = n;
+    this.chunkStart = 0;
+    this.nextBang = -2;
+    let i = 0;
+    while (i < chunk.length) {
+      switch (this.state) {
+        case State.Seek:
+          i = this.seek(chunk, i, events);
           break;
-        }
-        if (slash > i) this.skip(bytes, i, slash, events);
-        const header = headerAt(bytes, slash);
-        if (header === undefined) {
-          keepFrom = slash;
-          i = slash;
+        case State.Header:
+          i = this.header(chunk, i, events);
           break;
-        }
-        if (!header) {
-          this.skip(bytes, slash, slash + 1, events);
-          i = slash + 1;
-          continue;
-        }
-        this.endNoiseRun(events);
-        this.state = BODY;
-        start = slash;
-        i = slash + 4;
-      } else if (this.state === BODY) {
-        const bang = bytes.indexOf(BANG, i);
-        const limit = bang < 0 ? n : bang;
-        let restart = -1;
-        let undecided = -1;
-        for (let slash = indexOfByte(bytes, SLASH, i, limit); slash >= 0; slash = indexOfByte(bytes, SLASH, slash + 1, limit)) {
-          const header = headerAt(bytes, slash);
-          if (header === undefined) {
-            undecided = slash;
-            break;
-          }
-          if (header) {
-            restart = slash;
-            break;
-          }
-        }
-        if (restart >= 0) {
-          // A new header before the end line: the telegram so far was cut off.
-          this.incomplete(events, Buffer.from(bytes.subarray(start, restart)));
-          start = restart;
-          this.discarding = false;
-          i = restart + 4;
-          continue;
-        }
-        if (undecided >= 0 || bang < 0) {
-          i = undecided >= 0 ? undecided : n;
+        case State.Body:
+          i = this.body(chunk, i);
           break;
-        }
-        this.state = CRC;
-        this.crcDigits = 0;
-        i = bang + 1;
-      } else if (this.state === CRC) {
-        const c = bytes[i];
-        if (this.crcDigits < 4 && isHex(c)) {
-          this.crcDigits++;
-          i++;
-        } else if (c === CR) {
-          this.state = CRC_LF;
-          i++;
-        } else {
-          if (c === LF) i++;
-          this.emit(events, Buffer.from(bytes.subarray(start, i)));
-          this.state = SEEK;
-        }
-      } else {
-        if (bytes[i] === LF) i++;
-        this.emit(events, Buffer.from(bytes.subarray(start, i)));
-        this.state = SEEK;
+        case State.BodySlash:
+          i = this.bodySlash(chunk, i, events);
+          break;
+        default:
+          i = this.crcLine(chunk, i, events);
       }
     }
-    if (this.state !== SEEK) keepFrom = start;
-    if (keepFrom < n) {
-      if (n - keepFrom > this.maxBytes) {
-        this.tooLarge(events, Buffer.from(bytes.subarray(keepFrom, keepFrom + this.maxBytes)));
-        this.state = SEEK;
-        return;
-      }
-      // A copy: the caller may reuse its chunk buffer, and a view would pin the whole chunk.
-      this.held = Buffer.from(bytes.subarray(keepFrom, n));
-      this.scanFrom = i - keepFrom;
+    if (this.state !== State.Seek) this.hold(chunk, events);
+  }
+
+  private seek(chunk: Buffer, i: number, events: FramerEvent[]): number {
+    const slash = chunk.indexOf(SLASH, i);
+    const end = slash < 0 ? chunk.length : slash;
+    if (end > i) this.skip(chunk, i, end, events);
+    if (slash < 0) return chunk.length;
+    this.state = State.Header;
+    this.count = 0;
+    this.chunkStart = slash;
+    return slash + 1;
+  }
+
+  private header(chunk: Buffer, i: number, events: FramerEvent[]): number {
+    if (!isLetter(chunk[i])) {
+      // Not a header: the '/' and the letters after it were noise; look at this byte afresh.
+      for (const part of this.parts) this.skip(part, 0, part.length, events);
+      this.skip(chunk, this.chunkStart, i, events);
+      this.parts = [];
+      this.held = 0;
+      this.state = State.Seek;
+      return i;
     }
+    if (++this.count === 3) {
+      this.endNoiseRun(events);
+      this.state = State.Body;
+    }
+    return i + 1;
+  }
+
+  private body(chunk: Buffer, i: number): number {
+    if (this.nextBang === -2 || (this.nextBang >= 0 && this.nextBang < i)) this.nextBang = chunk.indexOf(BANG, i);
+    const bang = this.nextBang;
+    const slash = indexOfByte(chunk, SLASH, i, bang < 0 ? chunk.length : bang);
+    if (slash >= 0) {
+      this.state = State.BodySlash;
+      this.count = 0;
+      this.slashAt = this.held + slash - this.chunkStart;
+      return slash + 1;
+    }
+    if (bang < 0) return chunk.length;
+    this.state = State.Crc;
+    this.count = 0;
+    return bang + 1;
+  }
+
+  private bodySlash(chunk: Buffer, i: number, events: FramerEvent[]): number {
+    if (!isLetter(chunk[i])) {
+      this.state = State.Body; // a '/' inside a value
+      return i;
+    }
+    if (++this.count < 3) return i + 1;
+    // A new header before the end line: the telegram so far was cut off.
+    if (this.slashAt >= this.held) {
+      const slash = this.chunkStart + this.slashAt - this.held;
+      this.incomplete(events, Buffer.concat([...this.parts, chunk.subarray(this.chunkStart, slash)]));
+      this.parts = [];
+      this.held = 0;
+      this.chunkStart = slash;
+    } else {
+      const held = Buffer.concat(this.parts);
+      this.incomplete(events, held.subarray(0, this.slashAt));
+      this.parts = [held.subarray(this.slashAt)];
+      this.held = held.length - this.slashAt;
+    }
+    this.discarding = false;
+    this.state = State.Body;
+    return i + 1;
+  }
+
+  private crcLine(chunk: Buffer, i: number, events: FramerEvent[]): number {
+    const c = chunk[i];
+    if (this.state === State.Crc && this.count < 4 && isHex(c)) {
+      this.count++;
+      return i + 1;
+    }
+    if (this.state === State.Crc && c === CR) {
+      this.state = State.CrcLf;
+      return i + 1;
+    }
+    // The CRC line ends here: at its LF, or before the first byte that cannot belong to it.
+    const end = c === LF ? i + 1 : i;
+    this.emit(events, Buffer.concat([...this.parts, chunk.subarray(this.chunkStart, end)]));
+    this.parts = [];
+    this.held = 0;
+    this.state = State.Seek;
+    return end;
+  }
+
+  /** Keeps a copy of the unfinished telegram's bytes of this chunk (the caller may reuse its buffer). */
+  private hold(chunk: Buffer, events: FramerEvent[]): void {
+    const piece = chunk.subarray(this.chunkStart);
+    if (this.held + piece.length > this.maxBytes) {
+      const raw = Buffer.concat([...this.parts, piece.subarray(0, this.maxBytes - this.held)]);
+      this.parts = [];
+      this.held = 0;
+      this.state = State.Seek;
+      this.tooLarge(events, raw);
+      return;
+    }
+    this.parts.push(Buffer.from(piece));
+    this.held += piece.length;
   }
 
   private emit(events: FramerEvent[], raw: Buffer): void {
@@ -310,25 +362,11 @@ export class TelegramFramer {
 
   private skip(bytes: Buffer, start: number, end: number, events: FramerEvent[]): void {
     const count = end - start;
+    if (count <= 0) return;
     this.counters.skippedBytes += count;
     if (this.discarding) return;
     this.noiseRun += count;
-    if (this.reportNoise) {
-      if (!this.noiseNonBlank) {
-        for (let i = start; i < end; i++) {
-          if (!isBlank(bytes[i])) {
-            this.noiseNonBlank = true;
-            break;
-          }
-        }
-      }
-      const room = this.maxBytes - this.noiseHeld;
-      if (room > 0 && !this.noiseRunReported) {
-        const take = Math.min(room, count);
-        this.noiseParts.push(Buffer.from(bytes.subarray(start, start + take)));
-        this.noiseHeld += take;
-      }
-    }
+    if (this.reportNoise) this.keepNoise(bytes, start, end);
     if (this.noiseRun >= this.maxBytes && !this.noiseRunReported) {
       this.noiseRunReported = true;
       const raw = this.reportNoise ? Buffer.concat(this.noiseParts) : bytes.subarray(Math.max(start, end - this.maxBytes), end);
@@ -340,6 +378,23 @@ export class TelegramFramer {
         `${this.noiseRun} bytes arrived without any telegram start ("/"). Check the baud rate and parity (DSMR 2.2/3: 9600 7E1; DSMR 4/5: 115200 8N1) or, for a Luxembourg meter, enable decryption.`,
         raw,
       );
+    }
+  }
+
+  private keepNoise(bytes: Buffer, start: number, end: number): void {
+    if (!this.noiseNonBlank) {
+      for (let i = start; i < end; i++) {
+        if (!isBlank(bytes[i])) {
+          this.noiseNonBlank = true;
+          break;
+        }
+      }
+    }
+    const room = this.maxBytes - this.noiseHeld;
+    if (room > 0 && !this.noiseRunReported) {
+      const take = Math.min(room, end - start);
+      this.noiseParts.push(Buffer.from(bytes.subarray(start, start + take)));
+      this.noiseHeld += take;
     }
   }
 
@@ -356,7 +411,16 @@ export class TelegramFramer {
   }
 
   private pushEncrypted(chunk: Buffer, events: FramerEvent[]): void {
-    const data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (this.frameHeld + chunk.length < this.frameNeeded) {
+      // Still short of the frame's length: keep a copy, join nothing yet.
+      this.frameParts.push(Buffer.from(chunk));
+      this.frameHeld += chunk.length;
+      return;
+    }
+    const data = this.frameParts.length > 0 ? Buffer.concat([...this.frameParts, chunk]) : chunk;
+    this.frameParts = [];
+    this.frameHeld = 0;
+    this.frameNeeded = 0;
     let at = 0;
     let skippedFrom = -1;
     while (at < data.length) {
@@ -371,17 +435,26 @@ export class TelegramFramer {
         this.counters.skippedBytes += at - skippedFrom;
         skippedFrom = -1;
       }
-      if (layout === 'short') break;
+      if (layout === 'short') {
+        this.frameNeeded = data.length - at + 1;
+        break;
+      }
       if (layout.totalLength > this.maxBytes) {
         this.tooLarge(events, data.subarray(at, at + Math.min(this.maxBytes, data.length - at)));
         at++;
         continue;
       }
-      if (data.length - at < layout.totalLength) break;
+      if (data.length - at < layout.totalLength) {
+        this.frameNeeded = layout.totalLength;
+        break;
+      }
       this.emit(events, Buffer.from(data.subarray(at, at + layout.totalLength)));
       at += layout.totalLength;
     }
     if (skippedFrom >= 0) this.counters.skippedBytes += data.length - skippedFrom;
-    this.pending = at < data.length ? Buffer.from(data.subarray(at)) : EMPTY;
+    if (at < data.length) {
+      this.frameParts = [Buffer.from(data.subarray(at))];
+      this.frameHeld = data.length - at;
+    }
   }
 }

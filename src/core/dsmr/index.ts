@@ -6,7 +6,7 @@ export { DsmrError, isDsmrError } from './errors';
 export type { DsmrErrorCode } from './errors';
 export { crc16arc, crc16arcString, formatCrc } from './crc';
 export { parseTelegram } from './parser';
-export { TelegramFramer, DEFAULT_MAX_TELEGRAM_BYTES } from './framer';
+export { TelegramFramer, DEFAULT_MAX_TELEGRAM_BYTES, MAX_TELEGRAM_BYTES } from './framer';
 export type { FramerEvent, FramerOptions, FramerStats } from './framer';
 export { decryptFrame, isEncryptedFrame, DEFAULT_SMARTY_AUTHENTICATION_KEY } from './decrypt';
 export { parseTimestamp, isCentralEuropeanSummerTime } from './timestamps';

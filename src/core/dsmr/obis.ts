@@ -1,7 +1,6 @@
 /**
- * Low-level readers for the bracketed values of an OBIS line. They work on index ranges of the
- * telegram text instead of substrings: a telegram has ~40 lines and most values are numbers, so
- * not cutting a string per value is where the parser gets its speed.
+ * Low-level readers for one bracketed value of an OBIS line: a decimal number, a unit, hex-encoded
+ * text. They read a range of a string, so a value is converted without cutting it out first.
  */
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
@@ -11,7 +10,7 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 
  * anything else. Digits are accumulated as an integer and divided once by a power of ten: both
  * are exact doubles, so the quotient is the correctly rounded value, the same as parseFloat.
  */
-export function readNumber(text: string, start: number, end: number): number {
+export function decimalAt(text: string, start: number, end: number): number {
   if (start >= end) return NaN;
   let i = start;
   let negative = false;
@@ -82,7 +81,7 @@ function hexNibble(c: number): number {
 export function decodeHexText(text: string, start: number, end: number, identifier = false): string | undefined {
   const length = end - start;
   if (length === 0 || length % 2 !== 0) return undefined;
-  if (scratch.length < length / 2) scratch = new Uint16Array(length);
+  const codes = new Array<number>(length / 2);
   let n = 0;
   for (let i = start; i < end; i += 2) {
     const high = hexNibble(text.charCodeAt(i));
@@ -94,12 +93,12 @@ export function decodeHexText(text: string, start: number, end: number, identifi
       if (code === 0 && allZero(text, i, end)) break;
       return undefined;
     }
-    scratch[n++] = code;
+    codes[n++] = code;
   }
-  return n > 0 ? String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]) : undefined;
+  if (n === 0) return undefined;
+  codes.length = n;
+  return String.fromCharCode(...codes);
 }
-
-let scratch = new Uint16Array(64);
 
 /**
  * Ids decode to letters, digits and a few separators. Requiring that keeps ids that merely look

@@ -7,7 +7,6 @@
  * (02:00-02:59 on that October Sunday) such a time is read as summer time, its first occurrence.
  */
 
-
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 function digitsAt(text: string, start: number, count: number): boolean {
@@ -22,26 +21,20 @@ function two(text: string, at: number): number {
   return (text.charCodeAt(at) - 48) * 10 + (text.charCodeAt(at + 1) - 48);
 }
 
-const lastSundays = new Map<number, [number, number]>();
-
-/** Day of month of the last Sunday of March and of October of a year. */
-function lastSundaysOf(year: number): [number, number] {
-  let pair = lastSundays.get(year);
-  if (!pair) {
-    const march = 31 - new Date(Date.UTC(year, 2, 31)).getUTCDay();
-    const october = 31 - new Date(Date.UTC(year, 9, 31)).getUTCDay();
-    pair = [march, october];
-    lastSundays.set(year, pair);
-  }
-  return pair;
+/** Day of month of the last Sunday of a 31-day month (March, October). */
+function lastSunday(year: number, monthIndex: number): number {
+  return 31 - new Date(Date.UTC(year, monthIndex, 31)).getUTCDay();
 }
 
 /** Whether a local CET/CEST wall-clock time falls in summer time (EU rule). */
 export function isCentralEuropeanSummerTime(year: number, month: number, day: number, hour: number): boolean {
   if (month < 3 || month > 10) return false;
   if (month > 3 && month < 10) return true;
-  const [march, october] = lastSundaysOf(year);
-  if (month === 3) return day > march || (day === march && hour >= 2);
+  if (month === 3) {
+    const march = lastSunday(year, 2);
+    return day > march || (day === march && hour >= 2);
+  }
+  const october = lastSunday(year, 9);
   return day < october || (day === october && hour < 3);
 }
 
@@ -90,4 +83,20 @@ export function looksLikeTimestamp(text: string, start: number, end: number): bo
     return (flag === 0x73 || flag === 0x77) && digitsAt(text, start, 12);
   }
   return false;
+}
+
+/**
+ * Meters write a fixed time where they have nothing to report: 2000-01-01 (`000101…`, the meter
+ * clock's origin: an empty power-failure log entry, a gas meter never read) and 1970-01-01
+ * (`700101…`, the Unix epoch, which as YYMMDD would read as 2070). Impossible dates such as
+ * `632525252525` are refused by parseTimestamp itself.
+ */
+export function isPlaceholderTime(text: string, start: number): boolean {
+  const c0 = text.charCodeAt(start);
+  return (c0 === 48 || c0 === 55) && text.charCodeAt(start + 1) === 48 && text.startsWith('0101', start + 2);
+}
+
+/** A time the meter really captured, as ISO-8601 with offset; undefined for placeholders and impossible dates. */
+export function readCaptureTime(text: string, start = 0, end = text.length): string | undefined {
+  return isPlaceholderTime(text, start) ? undefined : parseTimestamp(text, start, end);
 }

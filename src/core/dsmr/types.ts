@@ -1,9 +1,16 @@
 /** The shapes the DSMR core returns. Units are as the meter wrote them unless a field says otherwise. */
 
 export interface ParseOptions {
-  /** 'strict' (default): a telegram whose CRC line does not match is rejected. 'off': never checked. */
+  /**
+   * 'strict' (default): a telegram whose CRC does not match, whose CRC line is damaged, or that
+   * lacks the CRC its version requires (DSMR 4+, e-MUCS, Smarty) is rejected. 'off': never checked.
+   */
   crc?: 'strict' | 'off';
-  /** Luxembourg Smarty AES-128-GCM key (32 hex characters or 16 bytes), asked from the grid operator. */
+  /**
+   * Luxembourg Smarty AES-128-GCM key (32 hex characters or 16 bytes), asked from the grid
+   * operator. With a key, only encrypted and authenticated frames (security byte 0x30, tag
+   * verified) are accepted; plain telegrams and 0x10/0x20 frames are DECRYPTION_FAILED.
+   */
   decryptionKey?: string | Buffer;
   /**
    * Optional authentication key (32 hex characters or 16 bytes). When given, the GCM additional
@@ -60,9 +67,15 @@ export interface PhaseValues {
 }
 
 export interface PowerFailure {
-  /** ISO with offset: when power came back. */
+  /** ISO with offset: when power came back; as written when that is no real time (a placeholder). */
   end: string;
   durationSeconds: number;
+  /**
+   * True for an entry that holds no event: a placeholder time (2000-01-01 such as 000101000001W,
+   * 1970-01-01, or an impossible date) or a duration of 2147483647 s or more. Kept, in the
+   * meter's order, so that nothing the meter wrote is lost.
+   */
+  placeholder?: true;
 }
 
 export interface CapacityValue {
@@ -141,4 +154,9 @@ export interface ParsedTelegram {
   unparsedLines?: string[];
   /** True when the telegram came out of an encrypted frame. */
   decrypted?: boolean;
+  /**
+   * Bytes before the telegram's '/' that were not part of it (the tail of the telegram before,
+   * line noise); absent when the input starts with the telegram.
+   */
+  skippedBytes?: number;
 }

@@ -5,9 +5,10 @@ import axios, { AxiosError, AxiosInstance, AxiosRequestConfig } from 'axios';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { AuthStrategy, OutgoingHeaders } from './auth';
 import { Clock, systemClock } from '../runtime/clock';
-import { ServiceError, errorForStatus, sanitiseServiceText, serviceDisplayName } from './errors';
+import { ServiceError, errorForStatus, rateLimitExhausted, sanitiseServiceText, serviceDisplayName } from './errors';
 import { RequestLimiter } from './limiter';
 import { HTTP_RETRY_POLICY, RetryPolicy, backoffDelay, parseRetryAfter } from '../runtime/backoff';
+import { readBaseUrl } from '../runtime/options';
 
 export interface TlsOptions {
   ca?: string | Buffer;
@@ -33,6 +34,8 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   maxConcurrent?: number;
   requestsPerSecond?: number;
+  /** Share of `requestsPerSecond` the limiter plans for (default 0.95, see limiter.ts). */
+  rateMargin?: number;
   retry?: Partial<RetryPolicy>;
   clock?: Clock;
   random?: () => number;
@@ -48,7 +51,10 @@ export type QueryValue = string | number | boolean | undefined | null | readonly
 
 export interface RequestOptions {
   method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
-  /** Path relative to the base URL, or an absolute URL on the same origin (a "next page" link). */
+  /**
+   * Path relative to the base URL, or an absolute URL on the base URL's origin: a "next page"
+   * link made absolute with `resolveLink(link, response)` (pagination.ts).
+   */
   path: string;
   query?: Record<string, QueryValue>;
   /** A JSON body. */
@@ -77,6 +83,8 @@ export interface RetryEvent {
 }
 
 export interface HttpResponse<T = unknown> {
+  /** The absolute URL that was requested, query included: the base for relative links in the answer. */
+  url: string;
   status: number;
   headers: Record<string, string>;
   data: T;
@@ -134,27 +142,16 @@ export class ServiceHttpClient implements HttpRequester {
   private closed = false;
 
   constructor(options: HttpClientOptions) {
-    if (!options.baseURL) {
-      throw new ServiceError(`No base URL is set for ${serviceDisplayName(options.service)}. Enter the server address in the config node.`, { code: 'CONFIG', service: options.service });
-    }
-    let parsedBase: URL;
-    try {
-      parsedBase = new URL(options.baseURL);
-    } catch {
-      throw new ServiceError(`The base URL for ${serviceDisplayName(options.service)} is not a valid URL. Enter it as http(s)://host[:port]/path in the config node.`, { code: 'CONFIG', service: options.service });
-    }
-    if (parsedBase.username || parsedBase.password) {
-      throw new ServiceError(`The base URL for ${serviceDisplayName(options.service)} contains a user name or password. Remove them from the URL and enter credentials in the config node's credential fields.`, { code: 'CONFIG', service: options.service });
-    }
     this.service = options.service;
-    this.baseURL = options.baseURL.replace(/\/+$/, '');
+    this.baseURL = readBaseUrl(options.baseURL, 'Base URL');
+    const parsedBase = new URL(this.baseURL);
     this.auth = options.auth;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.retryPolicy = { ...HTTP_RETRY_POLICY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 30_000;
     const maxConcurrent = options.maxConcurrent ?? 4;
-    this.limiter = new RequestLimiter({ maxConcurrent, requestsPerSecond: options.requestsPerSecond ?? 0, clock: this.clock });
+    this.limiter = new RequestLimiter({ maxConcurrent, requestsPerSecond: options.requestsPerSecond ?? 0, rateMargin: options.rateMargin, clock: this.clock });
     const maxSockets = maxConcurrent > 0 ? maxConcurrent : Infinity;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
     const proxy = chooseProxy(parsedBase, options.proxy);
@@ -203,6 +200,7 @@ export class ServiceHttpClient implements HttpRequester {
     }
     let attempt = 0;
     let reauthenticated = false;
+    const budget: RetryBudget = { retries: 0, rateLimitRetries: 0, rateLimitWaitedMs: 0 };
     for (;;) {
       attempt += 1;
       let outcome: HttpResponse<T> | ServiceError;
@@ -225,12 +223,8 @@ export class ServiceHttpClient implements HttpRequester {
           continue;
         }
       }
-      if (!error.retryable || attempt > policy.maxRetries) throw error;
-      let delay = backoffDelay(attempt, policy, this.random);
-      if (error.retryAfterMs !== undefined) {
-        if (error.retryAfterMs > policy.maxRetryAfterMs) throw error;
-        delay = Math.max(delay, error.retryAfterMs);
-      }
+      const delay = this.retryDelay(error, policy, budget, options.what);
+      if (delay instanceof ServiceError) throw delay;
       options.onRetry?.({ attempt, delayMs: delay, error });
       try {
         await this.clock.sleep(delay, signal);
@@ -240,6 +234,31 @@ export class ServiceHttpClient implements HttpRequester {
     }
   }
 
+  /**
+   * How long to wait before retrying `error`, or the error to fail with. A 429 without
+   * Retry-After has a budget of its own (total wait, not attempts): the service says "too fast"
+   * without saying for how long, and a nightly export should outlast a minute-long limit.
+   */
+  private retryDelay(error: ServiceError, policy: RetryPolicy, budget: RetryBudget, what?: string): number | ServiceError {
+    if (!error.retryable || policy.maxRetries <= 0) return error;
+    if (error.code === 'RATE_LIMITED' && error.retryAfterMs === undefined) {
+      const maxWaitMs = policy.rateLimitMaxWaitMs ?? HTTP_RETRY_POLICY.rateLimitMaxWaitMs!;
+      const remaining = maxWaitMs - budget.rateLimitWaitedMs;
+      if (remaining <= 0) return rateLimitExhausted(error, { waitedMs: budget.rateLimitWaitedMs, what });
+      budget.rateLimitRetries += 1;
+      const maxDelayMs = policy.rateLimitMaxDelayMs ?? HTTP_RETRY_POLICY.rateLimitMaxDelayMs!;
+      const delay = Math.min(remaining, backoffDelay(budget.rateLimitRetries, { ...policy, maxDelayMs }, this.random));
+      budget.rateLimitWaitedMs += delay;
+      return delay;
+    }
+    budget.retries += 1;
+    if (budget.retries > policy.maxRetries) return error;
+    const delay = backoffDelay(budget.retries, policy, this.random);
+    if (error.retryAfterMs === undefined) return delay;
+    if (error.retryAfterMs > policy.maxRetryAfterMs) return error;
+    return Math.max(delay, error.retryAfterMs);
+  }
+
   /** One try: resolves a response or a classified ServiceError; rejects only when cancelled. */
   private async attempt<T>(options: RequestOptions, signal: AbortSignal): Promise<HttpResponse<T> | ServiceError> {
     const release = await this.limiter.acquire(signal).catch(() => {
@@ -247,15 +266,16 @@ export class ServiceHttpClient implements HttpRequester {
     });
     const deadline = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const timer = timeoutMs > 0 ? setTimeout(() => deadline.abort(new DeadlineExceeded()), timeoutMs) : undefined;
+    // A deadline for real network I/O, so real time rather than the client's clock: a test clock
+    // that runs backoff at full speed must not expire requests in flight.
+    const timer = timeoutMs > 0 ? systemClock.setTimer(() => deadline.abort(new DeadlineExceeded()), timeoutMs) : undefined;
     try {
       const headers: OutgoingHeaders = { Accept: 'application/json, text/plain, */*', ...options.headers };
       await this.auth.apply(headers, this, signal);
+      const url = withQuery(this.resolveUrl(options.path), options.query);
       const config: AxiosRequestConfig = {
         method: options.method ?? 'GET',
-        url: this.resolveUrl(options.path),
-        params: cleanQuery(options.query),
-        paramsSerializer: { serialize: serializeQuery },
+        url,
         headers,
         signal: AbortSignal.any([signal, deadline.signal]),
       };
@@ -272,7 +292,7 @@ export class ServiceHttpClient implements HttpRequester {
       if ((status >= 200 && status < 300) || options.acceptStatus?.includes(status)) {
         const data = this.parseBody<T>(response.data, responseHeaders, options);
         if (data instanceof ServiceError) return data;
-        return { status, headers: responseHeaders, data, attempts: 1 };
+        return { url, status, headers: responseHeaders, data, attempts: 1 };
       }
       const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(responseHeaders['retry-after'], this.clock.now()) : undefined;
       const error = errorForStatus(status, {
@@ -286,7 +306,7 @@ export class ServiceHttpClient implements HttpRequester {
       if (signal.aborted) throw error;
       return this.classifyTransportError(error, deadline.signal, options);
     } finally {
-      if (timer) clearTimeout(timer);
+      systemClock.clearTimer(timer);
       release();
     }
   }
@@ -320,11 +340,11 @@ export class ServiceHttpClient implements HttpRequester {
   }
 
   private resolveUrl(path: string): string {
-    if (/^https?:\/\//i.test(path)) {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(path)) {
       // Absolute links (next-page URLs) must stay on the configured server: the credentials go with them.
       const target = new URL(path);
       const base = new URL(this.baseURL);
-      if (target.origin !== base.origin) {
+      if (target.origin !== base.origin || target.username || target.password) {
         throw new ServiceError(`${serviceDisplayName(this.service)} pointed to another server; the request was not sent so the credentials stay private.`, { code: 'INVALID_RESPONSE', service: this.service });
       }
       return target.toString();
@@ -375,18 +395,29 @@ export function cancelledError(service: string, attempts = 1): ServiceError {
   return new ServiceError(`The request to ${serviceDisplayName(service)} was cancelled because the node was closed or redeployed.`, { code: 'CANCELLED', service, attempts });
 }
 
-function cleanQuery(query: RequestOptions['query']): Record<string, string> | undefined {
-  if (!query) return undefined;
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(query)) {
-    if (value === undefined || value === null) continue;
-    out[key] = Array.isArray(value) ? value.join(',') : String(value);
-  }
-  return out;
+/** Counts what a request has used of its retry policy. */
+interface RetryBudget {
+  /** Retries for failures other than a 429 without Retry-After, against `maxRetries`. */
+  retries: number;
+  rateLimitRetries: number;
+  rateLimitWaitedMs: number;
 }
 
-function serializeQuery(params: Record<string, string>): string {
-  return new URLSearchParams(params).toString();
+/**
+ * Appends the query to a URL whose own query (a next-page link's) is kept byte for byte:
+ * services sign or encode their cursors, and re-serialising them could change them.
+ */
+function withQuery(url: string, query: RequestOptions['query']): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value === undefined || value === null) continue;
+    params.append(key, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  const serialized = params.toString();
+  if (!serialized) return url;
+  const hash = url.indexOf('#');
+  const bare = hash >= 0 ? url.slice(0, hash) : url;
+  return `${bare}${bare.includes('?') ? '&' : '?'}${serialized}`;
 }
 
 function flattenHeaders(headers: Record<string, unknown>): Record<string, string> {

@@ -143,6 +143,22 @@ export function errorForStatus(
   }
 }
 
+/** A wait for an error text: seconds up to 2 minutes, then minutes. */
+export function formatWait(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+}
+
+/** A 429 series that outlasted the retry policy's rate-limit budget (`rateLimitMaxWaitMs`). */
+export function rateLimitExhausted(last: ServiceError, context: { waitedMs: number; what?: string }): ServiceError {
+  const name = serviceDisplayName(last.service);
+  const what = context.what ? ` (${context.what})` : '';
+  const said = last.serviceMessage ? ` ${name} said: "${last.serviceMessage}".` : '';
+  return new ServiceError(
+    `${name} kept answering "too many requests" (HTTP 429)${what}: ${last.attempts} attempts over ${formatWait(context.waitedMs)} of waiting, longer each time, which is as long as the client waits.${said} Lower "Requests / s" in the config node, check that nothing else uses the same account at the same time, or try again later.`,
+    { code: 'RATE_LIMITED', status: 429, service: last.service, serviceMessage: last.serviceMessage, retryable: true, attempts: last.attempts, cause: last },
+  );
+}
+
 /** Removes anything that looks like a credential from a text the service sent back. */
 export function sanitiseServiceText(text: unknown, secrets: readonly string[] = [], maxLength = 200): string | undefined {
   if (text === undefined || text === null) return undefined;

@@ -1,3 +1,5 @@
+import { ServiceError } from './errors';
+
 /** One page as a service returned it, reduced to its items and how to ask for the next one. */
 export interface Page<TItem, TCursor> {
   items: readonly TItem[];
@@ -38,4 +40,20 @@ export function nextSkip(skip: number, received: number, count: number | undefin
   if (received === 0) return undefined;
   if (count !== undefined && reached >= count) return undefined;
   return reached;
+}
+
+/**
+ * A link from a response (a `next` page) as an absolute URL, resolved against the URL of the
+ * response that carried it as RFC 3986 §5 says: `?page=2` keeps the path, `/api/v2/x` keeps the
+ * origin, `../v2/x` climbs from the response's path. Pass the result as `path` to the client,
+ * which sends credentials only to the base URL's origin.
+ */
+export function resolveLink(link: string, response: { url: string }): string {
+  try {
+    const url = new URL(link.trim(), response.url);
+    url.hash = '';
+    return url.toString();
+  } catch {
+    throw new ServiceError('The service sent a next-page link that is not a URL; the listing stopped there. Report this to the service.', { code: 'INVALID_RESPONSE' });
+  }
 }

@@ -1,19 +1,15 @@
 /**
- * The Intellimeter legacy API's read operations, each returning parsed, normalized results
- * whatever the response format: latest readings (/data), latest interval readings (/interval),
- * the history file (/file) and meter information (/point).
+ * The Intellimeter legacy API's read operations, each returning normalized results: latest
+ * readings (/data), latest interval readings (/interval), the history file (/file) and meter
+ * information (/point). Every route is asked for JSON (`responseType=json`; `/file` with
+ * `type=json`): the node hands on JavaScript objects, so XML, YAML or CSV would only need parsers
+ * (seed 004: "Any route which returns JSON can be set to also return other data formats").
  */
-import type { ClientLease, HttpRequester, HttpResponse, ServiceHttpClient } from '../http/client';
+import type { HttpRequester } from '../http/client';
 import { ServiceError, isServiceError } from '../http/errors';
 import type { Granularity } from '../readings';
-import { BodyFormat, detectFormat, parseBody } from './formats';
+import { wallTimeAt } from '../time-zone';
 import { ParsedReadings, readingsFromRecords, recordsFrom } from './normalize';
-import { formatDateInZone } from './zone';
-
-export const RESPONSE_TYPES = ['json', 'xml', 'yaml'] as const;
-export type ResponseType = (typeof RESPONSE_TYPES)[number];
-export const FILE_TYPES = ['csv', 'json', 'xml', 'yaml'] as const;
-export type FileType = (typeof FILE_TYPES)[number];
 
 /** Metric names: `/data` holds meter registers (running totals), `/interval` the value per logging interval. */
 export const METRICS = { data: 'register', interval: 'interval' } as const;
@@ -26,15 +22,10 @@ export interface ReadingOptions {
   now: number;
 }
 
-export interface LatestOptions extends ReadingOptions {
-  responseType?: ResponseType;
-}
-
 export interface HistoryOptions extends ReadingOptions {
   /** `YYYY-MM-DD`, or a Date / epoch ms / ISO time stamp taken as its day in the API's zone. */
   start: unknown;
   end: unknown;
-  fileType?: FileType;
   meter?: string;
   metric?: HistoryMetric;
 }
@@ -42,31 +33,17 @@ export interface HistoryOptions extends ReadingOptions {
 export interface PointQuery {
   by: 'name' | 'id';
   value: string;
-  responseType?: ResponseType;
 }
 
-const MIME: Record<BodyFormat, string> = {
-  json: 'application/json',
-  xml: 'application/xml, text/xml',
-  yaml: 'application/x-yaml, application/yaml, text/yaml',
-  csv: 'text/csv',
-};
-
-function configError(message: string): ServiceError {
+/** A bad date or meter from the node or the message: said before anything is sent. */
+function inputError(message: string): ServiceError {
   return new ServiceError(message, { code: 'CONFIG', service: 'intellimeter' });
 }
 
-export function checkResponseType(value: unknown): ResponseType {
-  const type = value === undefined || value === null || value === '' ? 'json' : String(value).toLowerCase();
-  // Intellimeter still executes a request with a bad responseType before answering 400: never send one.
-  if (!(RESPONSE_TYPES as readonly string[]).includes(type)) throw configError(`"${String(value)}" is not a response type Intellimeter offers. Choose json, xml or yaml.`);
-  return type as ResponseType;
-}
-
-export function checkFileType(value: unknown): FileType {
-  const type = value === undefined || value === null || value === '' ? 'csv' : String(value).toLowerCase();
-  if (!(FILE_TYPES as readonly string[]).includes(type)) throw configError(`"${String(value)}" is not a history file type Intellimeter offers. Choose csv, json, xml or yaml.`);
-  return type as FileType;
+/** `YYYY-MM-DD` of the instant in the zone: the form `/file` wants for start and end. */
+export function formatDateInZone(ms: number, zone: string): string {
+  const wall = wallTimeAt(ms, zone);
+  return `${String(wall.year).padStart(4, '0')}-${String(wall.month).padStart(2, '0')}-${String(wall.day).padStart(2, '0')}`;
 }
 
 /**
@@ -75,51 +52,42 @@ export function checkFileType(value: unknown): FileType {
  */
 export function toHistoryDate(value: unknown, zone: string, field: 'start' | 'end'): string {
   const explain = `Give the ${field} date as YYYY-MM-DD, a Date or a time stamp.`;
-  if (value === undefined || value === null || value === '') throw configError(`The history ${field} date is empty. ${explain}`);
+  if (value === undefined || value === null || value === '') throw inputError(`The history ${field} date is empty. ${explain}`);
   if (typeof value === 'string') {
     const text = value.trim();
     const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
     if (match) {
       const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
-      if (date.getUTCDate() !== Number(match[3]) || date.getUTCMonth() !== Number(match[2]) - 1) throw configError(`The history ${field} date "${text}" does not exist. ${explain}`);
+      if (date.getUTCDate() !== Number(match[3]) || date.getUTCMonth() !== Number(match[2]) - 1) throw inputError(`The history ${field} date "${text}" does not exist. ${explain}`);
       return text;
     }
     const parsed = Date.parse(text);
     if (!Number.isNaN(parsed) && /^\d{4}-\d{2}-\d{2}T/.test(text)) return formatDateInZone(parsed, zone);
-    throw configError(`The history ${field} date "${text.slice(0, 40)}" is not a date. ${explain}`);
+    throw inputError(`The history ${field} date "${text.slice(0, 40)}" is not a date. ${explain}`);
   }
   if (value instanceof Date && !Number.isNaN(value.getTime())) return formatDateInZone(value.getTime(), zone);
   if (typeof value === 'number' && Number.isFinite(value)) return formatDateInZone(value, zone);
-  throw configError(`The history ${field} date is not a date (${typeof value}). ${explain}`);
+  throw inputError(`The history ${field} date is not a date (${typeof value}). ${explain}`);
 }
 
 export class IntellimeterApi {
-  private readonly http: HttpRequester;
-  private readonly client: ServiceHttpClient;
-  private readonly signal: AbortSignal;
+  /** Normally a node's lease, so its requests end with the node; the session lives on the shared client. */
+  constructor(private readonly http: HttpRequester) {}
 
-  /** Normally a node's scope, so its requests end with the node; the session lives on the scope's client. */
-  constructor(http: ClientLease | ServiceHttpClient) {
-    this.http = http;
-    this.client = 'client' in http ? http.client : http;
-    this.signal = http.signal;
-  }
-
-  async latestReadings(options: LatestOptions): Promise<ParsedReadings> {
+  async latestReadings(options: ReadingOptions): Promise<ParsedReadings> {
     return this.latest('/data', 'reading the latest readings', METRICS.data, undefined, options);
   }
 
-  async latestIntervals(options: LatestOptions): Promise<ParsedReadings> {
+  async latestIntervals(options: ReadingOptions): Promise<ParsedReadings> {
     return this.latest('/interval', 'reading the latest interval readings', METRICS.interval, 'interval', options);
   }
 
   async history(options: HistoryOptions): Promise<ParsedReadings> {
-    const fileType = checkFileType(options.fileType);
     const start = toHistoryDate(options.start, options.zone, 'start');
     const end = toHistoryDate(options.end, options.zone, 'end');
     const meter = options.meter?.trim() || undefined;
-    const query = { start, end, type: fileType, meter };
-    const { body } = await this.get('/file', query, fileType, 'reading the history file', meter ? `meter "${meter}"` : undefined);
+    // `/file` takes its format from `type` (default CSV), not from responseType.
+    const body = await this.get('/file', { start, end, type: 'json', meter }, 'reading the history file', meter ? `meter "${meter}"` : undefined);
     const { records, problems } = recordsFrom(body);
     const metric = options.metric ?? 'register';
     const parsed = readingsFromRecords(records, {
@@ -135,35 +103,31 @@ export class IntellimeterApi {
 
   /** Meter information as Intellimeter describes it (`id`, `MeterId`, `ModbusId`, `SaveEvery`…). */
   async point(query: PointQuery): Promise<Record<string, unknown>> {
-    const responseType = checkResponseType(query.responseType);
     const value = String(query.value ?? '').trim();
-    if (!value) throw configError(`No meter ${query.by} is set for meter information. Enter one in the node or pass it in the message.`);
-    if (query.by === 'id' && !/^\d+$/.test(value)) throw configError(`The meter id "${value.slice(0, 40)}" is not a number. Give the numeric id, or look the meter up by name.`);
-    const { body } = await this.get('/point', { [query.by]: value, responseType }, responseType, 'reading meter information', `meter ${query.by} "${value}"`);
+    if (!value) throw inputError(`No meter ${query.by} is set for meter information. Enter one in the node or pass it in the message.`);
+    if (query.by === 'id' && !/^\d+$/.test(value)) throw inputError(`The meter id "${value.slice(0, 40)}" is not a number. Give the numeric id, or look the meter up by name.`);
+    const body = await this.get('/point', { [query.by]: value, responseType: 'json' }, 'reading meter information', `meter ${query.by} "${value}"`);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new ServiceError(`Intellimeter answered the meter information request with something other than a meter record. Check the meter ${query.by}.`, { code: 'INVALID_RESPONSE', service: 'intellimeter' });
     }
     return body as Record<string, unknown>;
   }
 
-  private async latest(path: string, what: string, metric: string, granularity: Granularity | undefined, options: LatestOptions): Promise<ParsedReadings> {
-    const responseType = checkResponseType(options.responseType);
-    const { body } = await this.get(path, { responseType }, responseType, what);
+  private async latest(path: string, what: string, metric: string, granularity: Granularity | undefined, options: ReadingOptions): Promise<ParsedReadings> {
+    const body = await this.get(path, { responseType: 'json' }, what);
     const { records, problems } = recordsFrom(body);
     const parsed = readingsFromRecords(records, { metric, unit: options.unit, granularity, zone: options.zone, ambiguity: 'latest', now: options.now });
     return { readings: parsed.readings, problems: [...problems, ...parsed.problems] };
   }
 
-  private async get(path: string, query: Record<string, string | undefined>, format: BodyFormat, what: string, subject?: string): Promise<{ body: unknown; response: HttpResponse<string> }> {
-    let response: HttpResponse<string>;
+  private async get(path: string, query: Record<string, string | undefined>, what: string, subject?: string): Promise<unknown> {
     try {
       // The session logs in (if needed) in its `prepare`, before the request takes a slot.
-      response = await this.http.request<string>({ path, query, what, responseType: 'text', headers: { Accept: MIME[format] } });
+      const response = await this.http.request<unknown>({ path, query, what, responseType: 'json', headers: { Accept: 'application/json' } });
+      return response.data;
     } catch (error) {
       throw explain(error, path, subject);
     }
-    const body = parseBody(response.data ?? '', detectFormat(response.headers['content-type'], format));
-    return { body, response };
   }
 }
 
@@ -184,7 +148,7 @@ function explain(error: unknown, path: string, subject: string | undefined): unk
   }
   if (error.code === 'BAD_REQUEST' && path === '/file') {
     const said = error.serviceMessage ? ` Intellimeter said: "${error.serviceMessage}".` : '';
-    return new ServiceError(`Intellimeter rejected the history request.${said} Check the start and end dates (YYYY-MM-DD), the file type and the meter name.`, { code: 'BAD_REQUEST', status: 400, service: 'intellimeter', serviceMessage: error.serviceMessage });
+    return new ServiceError(`Intellimeter rejected the history request.${said} Check the start and end dates (YYYY-MM-DD) and the meter name.`, { code: 'BAD_REQUEST', status: 400, service: 'intellimeter', serviceMessage: error.serviceMessage });
   }
   return error;
 }

@@ -1,12 +1,41 @@
 /**
  * Intellimeter records (`{"MeterParam", "TimeStamping", "value"}`) to normalized readings.
  * The API states neither a unit nor a time zone: both come from the node's configuration, and
- * `TimeStamping` (a wall time, `YYYY-MM-DD HH:MM:SS` in JSON/YAML, `YYYY-MM-DDTHH:MM:SS` in XML)
- * is placed in that zone with the offset valid at that moment.
+ * `TimeStamping` (a wall time, `YYYY-MM-DD HH:MM:SS`, with no offset) is placed in that zone with
+ * the offset valid at that moment, including the two hours a year where that is not one-to-one
+ * (DST gaps and repeats).
  */
 import type { Granularity, Reading } from '../readings';
 import { toIsoWithOffset, toReadingValue } from '../readings';
-import { AmbiguityHint, WallTime, resolveWallTime, zoneOffsetMinutes } from './zone';
+import { WallTime, instantForSkippedWallTime, instantsForWallTime, offsetMinutesAt } from '../time-zone';
+
+/** How to choose between the two instants of a repeated wall time. */
+export type AmbiguityHint =
+  /** A "latest reading" taken now: the newest instant that is not in the future. */
+  | { kind: 'latest'; now: number }
+  /** A reading in a time-ordered series: the first instant after the previous reading. */
+  | { kind: 'after'; previous?: number };
+
+/** Allowed clock difference between the logger and Node-RED when reading "latest" values. */
+const CLOCK_SKEW_MS = 10 * 60_000;
+
+/**
+ * The instant of a wall time in a zone. A time in the DST gap (it never showed on the clock)
+ * is read with the offset before the change, i.e. moved forward by the gap, as a clock that
+ * missed the change would have meant it.
+ */
+export function resolveWallTime(wall: WallTime, zone: string, hint: AmbiguityHint): number {
+  const instants = instantsForWallTime(wall, zone);
+  if (instants.length === 0) return instantForSkippedWallTime(wall, zone);
+  if (instants.length === 1) return instants[0];
+  if (hint.kind === 'latest') {
+    const past = instants.filter((instant) => instant <= hint.now + CLOCK_SKEW_MS);
+    return past.length > 0 ? past[past.length - 1] : instants[0];
+  }
+  const previous = hint.previous;
+  if (previous === undefined) return instants[0];
+  return instants.find((instant) => instant > previous) ?? instants[0];
+}
 
 export interface NormaliseOptions {
   /** `register` for /data, `interval` for /interval; history uses the node's choice. */
@@ -153,7 +182,7 @@ export function readingsFromRecords(records: readonly RecordLike[], options: Nor
     if ('wall' in time) {
       const hint: AmbiguityHint = options.ambiguity === 'latest' ? { kind: 'latest', now: options.now } : { kind: 'after', previous: previous.get(meterId) };
       instant = resolveWallTime(time.wall, options.zone, hint);
-      offset = zoneOffsetMinutes(instant, options.zone);
+      offset = offsetMinutesAt(instant, options.zone);
     } else {
       instant = time.instant;
       offset = time.offsetMinutes;

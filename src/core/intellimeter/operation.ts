@@ -2,20 +2,22 @@
  * What the intellimeter-data node does, without Node-RED: its settings (checked once, with a
  * clear error per bad field) and one run of the chosen operation.
  */
-import { ServiceError } from '../http/errors';
 import type { Reading } from '../readings';
-import { FileType, HistoryMetric, IntellimeterApi, ResponseType, checkFileType, checkResponseType } from './api';
+import { ConfigError, readChoice, readNumber } from '../runtime/options';
+import { hostTimeZone, isValidTimeZone } from '../time-zone';
+import { HistoryMetric, IntellimeterApi } from './api';
 import type { NewReadingsFilter } from './poller';
-import { resolveTimeZone } from './zone';
 
 export const OPERATIONS = ['data', 'interval', 'file', 'point'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
-/** The node's configuration as the editor saves it. */
+/**
+ * The node's configuration as the editor saves it. Flows saved before version 2 may also hold
+ * `responseType` (json/xml/yaml) and `fileType` (csv/json/xml/yaml): they are ignored, as the
+ * node now always asks for JSON and its output never depended on the format.
+ */
 export interface IntellimeterDataConfig {
   operation?: string;
-  responseType?: string;
-  fileType?: string;
   start?: string;
   startType?: string;
   end?: string;
@@ -34,8 +36,6 @@ export interface IntellimeterDataConfig {
 
 export interface DataSettings {
   operation: Operation;
-  responseType: ResponseType;
-  fileType: FileType;
   pointBy: 'name' | 'id';
   historyMetric: HistoryMetric;
   unit: string;
@@ -51,31 +51,32 @@ export interface DataSettings {
 export const DEFAULT_POLL_MINUTES = 5;
 /** The API updates every 5 minutes; polling more often than every minute only adds load. */
 export const MIN_POLL_MINUTES = 1;
+/** A day; longer gaps are a scheduled backfill, better done with the history file. */
+export const MAX_POLL_MINUTES = 1440;
 
-function configError(message: string): ServiceError {
-  return new ServiceError(message, { code: 'CONFIG', service: 'intellimeter' });
+/** The zone the API's wall times are in: an IANA name, or empty for the host's zone. */
+export function readTimeZone(value: unknown): string {
+  const zone = typeof value === 'string' ? value.trim() : '';
+  if (!zone) return hostTimeZone();
+  if (!isValidTimeZone(zone)) {
+    throw new ConfigError(`"${zone}" is not a time zone this system knows. Enter an IANA zone name such as America/Toronto or Europe/Amsterdam, or leave the field empty for the Node-RED host's zone.`, 'Time zone');
+  }
+  return zone;
 }
 
-export function parseSettings(config: IntellimeterDataConfig): DataSettings {
-  const operation = (config.operation || 'data') as Operation;
-  if (!(OPERATIONS as readonly string[]).includes(operation)) throw configError(`"${String(config.operation)}" is not an operation of this node. Choose latest readings, latest interval readings, history file or meter information.`);
-  const pointBy = config.pointBy === 'id' ? 'id' : 'name';
-  const historyMetric: HistoryMetric = config.historyMetric === 'interval' ? 'interval' : 'register';
-  let pollMs = 0;
-  if (config.poll && (operation === 'data' || operation === 'interval')) {
-    const raw = config.pollMinutes === undefined || config.pollMinutes === '' ? DEFAULT_POLL_MINUTES : Number(config.pollMinutes);
-    if (!Number.isFinite(raw) || raw < MIN_POLL_MINUTES) throw configError(`The poll interval "${String(config.pollMinutes)}" is not a number of minutes of at least ${MIN_POLL_MINUTES}. Intellimeter updates every 5 minutes; 5 is a good choice.`);
-    pollMs = Math.round(raw * 60_000);
-  }
+export function readDataSettings(config: IntellimeterDataConfig): DataSettings {
+  const operation = readChoice(config.operation, 'Operation', OPERATIONS, 'data');
+  const latest = operation === 'data' || operation === 'interval';
+  const pollMinutes = config.poll === true && latest
+    ? readNumber(config.pollMinutes, { field: 'Every', min: MIN_POLL_MINUTES, max: MAX_POLL_MINUTES, default: DEFAULT_POLL_MINUTES, unit: 'minutes (Intellimeter updates every 5 minutes; 5 is a good choice)' })
+    : 0;
   return {
     operation,
-    responseType: checkResponseType(config.responseType),
-    fileType: checkFileType(config.fileType),
-    pointBy,
-    historyMetric,
+    pointBy: readChoice(config.pointBy, 'Find meter by', ['name', 'id'] as const, 'name'),
+    historyMetric: readChoice(config.historyMetric, 'History values', ['register', 'interval'] as const, 'register'),
     unit: config.unit === undefined ? 'kWh' : String(config.unit).trim(),
-    zone: resolveTimeZone(config.timeZone),
-    pollMs,
+    zone: readTimeZone(config.timeZone),
+    pollMs: Math.round(pollMinutes * 60_000),
     onlyNew: config.onlyNew !== false,
     persist: config.persist !== false,
   };
@@ -101,19 +102,17 @@ export async function runOperation(api: IntellimeterApi, settings: DataSettings,
   switch (settings.operation) {
     case 'data':
     case 'interval': {
-      const parsed = settings.operation === 'data'
-        ? await api.latestReadings({ ...common, responseType: settings.responseType })
-        : await api.latestIntervals({ ...common, responseType: settings.responseType });
+      const parsed = settings.operation === 'data' ? await api.latestReadings(common) : await api.latestIntervals(common);
       const readings = settings.onlyNew && filter ? filter.take(parsed.readings) : parsed.readings;
       return { kind: 'readings', readings, problems: parsed.problems, received: parsed.readings.length };
     }
     case 'file': {
       const meter = input.meter === undefined || input.meter === null ? undefined : String(input.meter);
-      const parsed = await api.history({ ...common, start: input.start, end: input.end, fileType: settings.fileType, meter, metric: settings.historyMetric });
+      const parsed = await api.history({ ...common, start: input.start, end: input.end, meter, metric: settings.historyMetric });
       return { kind: 'readings', readings: parsed.readings, problems: parsed.problems, received: parsed.readings.length };
     }
     case 'point': {
-      const point = await api.point({ by: settings.pointBy, value: input.meter === undefined || input.meter === null ? '' : String(input.meter), responseType: settings.responseType });
+      const point = await api.point({ by: settings.pointBy, value: input.meter === undefined || input.meter === null ? '' : String(input.meter) });
       return { kind: 'point', point };
     }
   }

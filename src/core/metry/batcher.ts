@@ -3,11 +3,14 @@
  * message each can still share `/consumptions/multi` requests. A batch is run when it is full,
  * when the sequence's announced count has arrived, or when no message came for `idleMs`.
  */
+import type { Clock, TimerHandle } from '../runtime/clock';
+
 export interface BatcherOptions<T> {
   maxSize: number;
   idleMs: number;
   run: (items: T[]) => Promise<void>;
-  schedule?: (fn: () => void, ms: number) => () => void;
+  /** The idle wait's timers. */
+  clock: Pick<Clock, 'setTimer' | 'clearTimer'>;
 }
 
 interface Pending<T> {
@@ -19,20 +22,17 @@ interface Pending<T> {
 interface Group<T> {
   pending: Pending<T>[];
   received: number;
-  cancelTimer?: () => void;
+  idle?: TimerHandle;
 }
-
-const defaultSchedule = (fn: () => void, ms: number): (() => void) => {
-  const timer = setTimeout(fn, ms);
-  return () => clearTimeout(timer);
-};
 
 export class MessageBatcher<T> {
   private readonly groups = new Map<string, Group<T>>();
-  private readonly schedule: (fn: () => void, ms: number) => () => void;
 
-  constructor(private readonly options: BatcherOptions<T>) {
-    this.schedule = options.schedule ?? defaultSchedule;
+  constructor(private readonly options: BatcherOptions<T>) {}
+
+  private stopIdle(group: Group<T>): void {
+    this.options.clock.clearTimer(group.idle);
+    group.idle = undefined;
   }
 
   /**
@@ -44,8 +44,7 @@ export class MessageBatcher<T> {
     if (!group) this.groups.set(groupId, (group = { pending: [], received: 0 }));
     const done = new Promise<void>((resolve, reject) => group!.pending.push({ item, resolve, reject }));
     group.received += 1;
-    group.cancelTimer?.();
-    group.cancelTimer = undefined;
+    this.stopIdle(group);
     const complete = expectedCount !== undefined && group.received >= expectedCount;
     if (complete) {
       this.groups.delete(groupId);
@@ -53,7 +52,7 @@ export class MessageBatcher<T> {
     } else if (group.pending.length >= this.options.maxSize) {
       this.runBatch(group.pending.splice(0));
     } else {
-      group.cancelTimer = this.schedule(() => this.flush(groupId), this.options.idleMs);
+      group.idle = this.options.clock.setTimer(() => this.flush(groupId), this.options.idleMs);
     }
     return done;
   }
@@ -62,7 +61,7 @@ export class MessageBatcher<T> {
   flush(groupId: string): void {
     const group = this.groups.get(groupId);
     if (!group) return;
-    group.cancelTimer?.();
+    this.stopIdle(group);
     this.groups.delete(groupId);
     if (group.pending.length > 0) this.runBatch(group.pending);
   }
@@ -75,7 +74,7 @@ export class MessageBatcher<T> {
   discardAll(): number {
     let count = 0;
     for (const group of this.groups.values()) {
-      group.cancelTimer?.();
+      this.stopIdle(group);
       for (const pending of group.pending) pending.resolve();
       count += group.pending.length;
     }

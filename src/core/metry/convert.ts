@@ -6,7 +6,7 @@
 import { Reading, normaliseOffset, toIsoWithOffset, toReadingValue } from '../readings';
 import { ServiceError } from '../http/errors';
 import { MetryGranularity, periodId, slotStart, stepSlot } from './periods';
-import { offsetMinutesAt } from './timezone';
+import { offsetMinutesAt } from '../time-zone';
 import { METRY_METRIC_UNITS, MetryConsumptionEntry } from './types';
 
 export interface ConvertContext {
@@ -19,6 +19,8 @@ export interface ConvertContext {
   metricStarts?: Record<string, number>;
   /** The last slot to keep. */
   lastSlot?: number;
+  /** Shared by the conversions of one run. */
+  slots?: SlotTexts;
 }
 
 export interface ConvertedEntry {
@@ -42,23 +44,27 @@ interface SlotInfo {
 }
 
 /**
- * Every meter of a batch has the same slots, so each slot's texts are computed once and reused
- * (the cache is dropped when it grows large).
+ * The texts of slots (start with offset, next slot, period id), computed once per slot: every
+ * meter of a batch has the same slots. One instance per export run; it forgets everything when
+ * it grows large.
  */
-const slotCache = new Map<string, Map<number, SlotInfo>>();
-const SLOT_CACHE_LIMIT = 100_000;
+export class SlotTexts {
+  private readonly byZone = new Map<string, Map<number, SlotInfo>>();
 
-function slotInfo(slot: number, granularity: MetryGranularity, timezone: string): SlotInfo {
-  const key = `${timezone}|${granularity}`;
-  let cache = slotCache.get(key);
-  if (!cache) slotCache.set(key, (cache = new Map()));
-  let info = cache.get(slot);
-  if (!info) {
-    if (cache.size >= SLOT_CACHE_LIMIT) cache.clear();
-    info = { start: toIsoWithOffset(slot, offsetMinutesAt(slot, timezone)), next: stepSlot(slot, granularity, timezone), id: periodId(slot, granularity, timezone) };
-    cache.set(slot, info);
+  constructor(private readonly limit = 100_000) {}
+
+  get(slot: number, granularity: MetryGranularity, timezone: string): SlotInfo {
+    const key = `${timezone}|${granularity}`;
+    let cache = this.byZone.get(key);
+    if (!cache) this.byZone.set(key, (cache = new Map()));
+    let info = cache.get(slot);
+    if (!info) {
+      if (cache.size >= this.limit) cache.clear();
+      info = { start: toIsoWithOffset(slot, offsetMinutesAt(slot, timezone)), next: stepSlot(slot, granularity, timezone), id: periodId(slot, granularity, timezone) };
+      cache.set(slot, info);
+    }
+    return info;
   }
-  return info;
 }
 
 export function convertEntry(entry: MetryConsumptionEntry, context: ConvertContext): ConvertedEntry {
@@ -66,6 +72,8 @@ export function convertEntry(entry: MetryConsumptionEntry, context: ConvertConte
   const lastWithValue: Record<string, number> = {};
   const { granularity, timezone, meterId, mappedId } = context;
   const lastSlot = context.lastSlot ?? Number.POSITIVE_INFINITY;
+  const slots = context.slots ?? new SlotTexts();
+  const slotInfo = (slot: number): SlotInfo => slots.get(slot, granularity, timezone);
   for (const period of entry.periods ?? []) {
     const series = context.metrics.map((metric) => ({
       metric,
@@ -77,9 +85,9 @@ export function convertEntry(entry: MetryConsumptionEntry, context: ConvertConte
     // start_date is the instant the first slot begins; snapping to the slot grid guards against
     // a start written to the second before (end_date style).
     let slot = slotStart(parseInstant(period.start_date), granularity, timezone);
-    let info = slotInfo(slot, granularity, timezone);
+    let info = slotInfo(slot);
     for (let index = 0; index < length && slot <= lastSlot; index += 1) {
-      const nextInfo = slotInfo(info.next, granularity, timezone);
+      const nextInfo = slotInfo(info.next);
       for (const { metric, unit, values, from } of series) {
         if (index >= values.length || slot < from) continue;
         const value = toReadingValue(values[index]);

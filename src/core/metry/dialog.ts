@@ -4,6 +4,7 @@
  * credentials; what it returns is built field by field, so no credential can reach the browser.
  */
 import type { HttpRequester } from '../http/client';
+import { isServiceError } from '../http/errors';
 import { MeterSuggestion, MeterSummary, parseOwnMeters, proposeMappings, suggestMappings, summariseMeter } from './meter-mapping';
 import { MeterFilters, listMeters } from './meters';
 
@@ -37,4 +38,13 @@ export async function loadMeterTable(
     count: Math.max(count, meters.length),
     truncated: count > meters.length,
   };
+}
+
+/**
+ * The dialog's answer when listing failed: a service error's own sentence (it never holds a
+ * credential), anything else a generic one with the detail for the log only.
+ */
+export function meterTableError(error: unknown): { status: number; body: { error: string; code: string }; log?: string } {
+  if (isServiceError(error)) return { status: error.code === 'CONFIG' ? 400 : 502, body: { error: error.message, code: error.code } };
+  return { status: 502, body: { error: 'Listing meters failed; see the Node-RED log.', code: 'ERROR' }, log: String((error as Error)?.message ?? error) };
 }

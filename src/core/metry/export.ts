@@ -6,11 +6,12 @@
  * any other failure ends the export with the shared error policy's error.
  */
 import type { HttpRequester } from '../http/client';
-import { ServiceError, isServiceError } from '../http/errors';
+import { ServiceError } from '../http/errors';
 import type { Reading } from '../readings';
-import { convertEntry } from './convert';
-import { CursorStore, cursorKey, parseCursor } from './cursor';
-import { getMeter } from './meters';
+import { SlotTexts, convertEntry } from './convert';
+import { isMeterGone, notListed, skipFor } from './entries';
+import type { ExportCursors } from './cursor';
+import { MeterFinder } from './meter-finder';
 import { PeriodRange, parsePeriodExpression } from './periods';
 import {
   BatchLimits,
@@ -21,15 +22,16 @@ import {
   PlanSettings,
   PlannedRequest,
   meterGranularity,
+  meterTimezone,
   planMeter,
   planRequests,
   toConsumptionMeters,
 } from './plan';
-import { MetryConsumptionEntry, MetryConsumptionEnvelope, MetryMeter } from './types';
+import { MetryConsumptionEntry, MetryConsumptionEnvelope } from './types';
 
 export interface ExportOptions extends PlanSettings, BatchLimits {
-  /** Required for incremental export (no `period`). */
-  cursors?: CursorStore;
+  /** Where each series was stored up to; required for incremental export (no `period`). */
+  cursors?: ExportCursors;
   /** Forced re-export: fetch `period` again and leave every cursor as it is. */
   force?: boolean;
   /** Requests in flight at once; the client's own limits apply on top. */
@@ -87,6 +89,8 @@ export interface ExportSummary {
   skipped: SkippedMeter[];
   upToDate: number;
   notices: number;
+  /** Incremental meters without any stored period: exported from Metry's first value. */
+  firstExport: number;
 }
 
 type MemberOutcome = { need: MeterNeed; entry: MetryConsumptionEntry } | { need: MeterNeed; skip: SkippedMeter };
@@ -98,30 +102,22 @@ interface MeterProgress {
 }
 
 /** True for errors that concern one meter only; the rest of the export goes on. */
-function isMeterGone(error: unknown): error is ServiceError {
-  return isServiceError(error) && (error.status === 403 || error.status === 404);
-}
-
-function skipFor(meter: ConsumptionMeter, error: ServiceError): SkippedMeter {
-  const reason = error.status === 403
-    ? 'Metry refused access to this meter (403): the user removed it or revoked access. Remove it from your mapping or ask the user to restore it.'
-    : 'Metry has no meter with this id (404). Check the id or remove it from your mapping.';
-  return { meterId: meter.id, mappedId: meter.mappedId, name: meter.name, status: error.status, code: error.code, reason };
-}
-
 async function* fromAny<T>(items: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
   yield* items as AsyncIterable<T>;
 }
 
 export class ConsumptionExport {
-  readonly summary: ExportSummary = { meters: 0, requests: 0, readings: 0, skipped: [], upToDate: 0, notices: 0 };
+  readonly summary: ExportSummary = { meters: 0, requests: 0, readings: 0, skipped: [], upToDate: 0, notices: 0, firstExport: 0 };
   private readonly options: ExportOptions;
   private readonly parsedPeriod?: PeriodRange[];
   private readonly skippedIds = new Set<string>();
+  private readonly slots = new SlotTexts();
+  private readonly finder: MeterFinder;
   private metersDone = 0;
 
   constructor(private readonly requester: HttpRequester, options: ExportOptions) {
     this.options = options;
+    this.finder = new MeterFinder(requester, { signal: options.signal, onPage: () => (this.summary.requests += 1) });
     if (options.metrics.length === 0) {
       throw new ServiceError('No metrics are selected. Choose at least one, e.g. energy.', { code: 'CONFIG', service: 'metry' });
     }
@@ -153,21 +149,31 @@ export class ConsumptionExport {
     const unique = new Map(toConsumptionMeters(items).map((meter) => [meter.id, meter] as const));
     const meters = [...unique.values()];
     this.summary.meters += meters.length;
-    const ready: ConsumptionMeter[] = [];
     const needsMetadata = (m: ConsumptionMeter): boolean => !m.timezone || (this.incremental && !m.stats);
-    for (const meter of meters) if (!needsMetadata(meter)) ready.push(meter);
-    for await (const result of this.pool(meters.filter(needsMetadata), (meter, signal) => this.hydrate(meter, signal))) {
-      if ('skip' in result) {
-        const event = this.skip(result.skip);
-        if (event) yield event;
-        this.meterFinished();
-      } else ready.push(result.meter);
+    const ready = meters.filter((meter) => !needsMetadata(meter));
+    const bare = meters.filter(needsMetadata);
+    const found = await this.finder.find(bare.map((meter) => meter.id));
+    for (const meter of bare) {
+      const listed = found.get(meter.id);
+      if (listed) {
+        // A reference `_id` resolves to its root: keep one entry per root.
+        if (!ready.some((m) => m.id === listed.id)) ready.push({ ...listed, mappedId: meter.mappedId ?? listed.mappedId });
+        else {
+          this.summary.meters -= 1;
+          this.meterFinished();
+        }
+        continue;
+      }
+      const event = this.skip(notListed(meter));
+      if (event) yield event;
+      this.meterFinished();
     }
 
     const progress = new Map<string, MeterProgress>();
     const needs: MeterNeed[] = [];
     for (const meter of ready) {
       const cursors = this.incremental ? await this.loadCursors(meter) : {};
+      if (this.incremental && Object.values(cursors).every((c) => c === undefined)) this.summary.firstExport += 1;
       const plan = planMeter(meter, this.options, cursors, this.parsedPeriod);
       for (const notice of plan.notices) {
         this.summary.notices += 1;
@@ -203,6 +209,7 @@ export class ConsumptionExport {
             timezone: outcome.need.timezone,
             metricStarts: outcome.need.metricStarts,
             lastSlot: outcome.need.range.last,
+            slots: this.slots,
           });
           for (const [metric, last] of Object.entries(converted.lastWithValue)) {
             state.lastWithValue[metric] = Math.max(state.lastWithValue[metric] ?? last, last);
@@ -226,6 +233,7 @@ export class ConsumptionExport {
         }
       }
     }
+    if (this.incremental) await this.options.cursors!.flush?.();
   }
 
   private meterFinished(): void {
@@ -240,33 +248,16 @@ export class ConsumptionExport {
     return { type: 'skipped', ...skipped };
   }
 
-  private async hydrate(meter: ConsumptionMeter, signal: AbortSignal): Promise<{ meter: ConsumptionMeter } | { skip: SkippedMeter }> {
-    try {
-      this.summary.requests += 1;
-      const full = await getMeter(this.requester, meter.id, signal);
-      const [hydrated] = toConsumptionMeters([full as MetryMeter]);
-      return { meter: { ...hydrated, id: meter.id, mappedId: meter.mappedId ?? hydrated.mappedId } };
-    } catch (error) {
-      if (isMeterGone(error)) return { skip: skipFor(meter, error) };
-      throw error;
-    }
-  }
-
   private async loadCursors(meter: ConsumptionMeter): Promise<MetricCursors> {
     const granularity = meterGranularity(meter, this.options);
+    const located = { id: meter.id, timezone: meterTimezone(meter, this.options.fallbackTimezone) };
     const cursors: MetricCursors = {};
-    for (const metric of this.options.metrics) {
-      cursors[metric] = parseCursor(await this.options.cursors!.get(cursorKey(meter.id, granularity, metric)));
-    }
+    for (const metric of this.options.metrics) cursors[metric] = await this.options.cursors!.lastStored(located, granularity, metric);
     return cursors;
   }
 
   private async saveCursors(need: MeterNeed, lastWithValue: Record<string, number>): Promise<void> {
-    for (const [metric, last] of Object.entries(lastWithValue)) {
-      const key = cursorKey(need.meter.id, need.granularity, metric);
-      const current = parseCursor(await this.options.cursors!.get(key));
-      if (current === undefined || last > current) await this.options.cursors!.set(key, new Date(last).toISOString());
-    }
+    for (const [metric, last] of Object.entries(lastWithValue)) await this.options.cursors!.delivered?.(need.meter.id, need.granularity, metric, last);
   }
 
   private async fetch(request: PlannedRequest, signal: AbortSignal): Promise<(MemberOutcome & { period: string })[]> {

@@ -4,7 +4,44 @@
  * instant they start, which is unambiguous even in the repeated hour of an autumn DST change.
  */
 import { ServiceError } from '../http/errors';
-import { DAY, HOUR, LocalTime, addDays, addMonths, fromLocal, offsetMinutesAt, toLocal } from './timezone';
+import { instantForSkippedWallTime, instantsForWallTime, offsetMinutesAt } from '../time-zone';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/** A local calendar hour in a meter's zone: all a Metry slot needs of a wall time. */
+export interface LocalTime {
+  year: number;
+  /** 1–12 */
+  month: number;
+  day: number;
+  hour: number;
+}
+
+/** The local date and hour at instant `ms` in the zone. */
+export function toLocal(ms: number, timeZone: string): LocalTime {
+  const local = new Date(ms + offsetMinutesAt(ms, timeZone) * 60_000);
+  return { year: local.getUTCFullYear(), month: local.getUTCMonth() + 1, day: local.getUTCDate(), hour: local.getUTCHours() };
+}
+
+/**
+ * The instant a local hour starts. A repeated hour (autumn) resolves to its first occurrence; a
+ * skipped hour (spring) to the instant right after the gap, when the next existing hour begins.
+ */
+export function fromLocal(local: LocalTime, timeZone: string): number {
+  const wall = { ...local, minute: 0, second: 0 };
+  return instantsForWallTime(wall, timeZone)[0] ?? instantForSkippedWallTime(wall, timeZone);
+}
+
+function addMonths(local: LocalTime, months: number): LocalTime {
+  const index = local.year * 12 + (local.month - 1) + months;
+  return { year: Math.floor(index / 12), month: (index % 12) + 1, day: local.day, hour: local.hour };
+}
+
+function addDays(local: LocalTime, days: number): LocalTime {
+  const shifted = new Date(Date.UTC(local.year, local.month - 1, local.day + days));
+  return { year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate(), hour: local.hour };
+}
 
 export type MetryGranularity = 'month' | 'day' | 'hour';
 /** Coarse to fine. */

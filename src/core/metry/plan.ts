@@ -18,7 +18,7 @@ import {
   statsPointToSlot,
   stepSlot,
 } from './periods';
-import { isValidTimeZone } from './timezone';
+import { isValidTimeZone } from '../time-zone';
 import { ConsumptionStats, METRY_MAX_VALUES_PER_REQUEST, MetryMeter, MetryStatsEntry, meterKey } from './types';
 
 /** A meter as the consumption export sees it. */
@@ -84,6 +84,19 @@ export interface PlanSettings {
   now: number;
   /** Zone used when a meter has none. */
   fallbackTimezone?: string;
+  /**
+   * Incremental export fetches this many stored periods again on every run, so a value Metry
+   * filled in late or corrected is picked up (an upsert makes it harmless). Default: per
+   * granularity, `DEFAULT_LOOK_BACK`.
+   */
+  lookBack?: number;
+}
+
+/** Look-back defaults: 2 months, or 3 days of day or hour values. */
+export const DEFAULT_LOOK_BACK: Readonly<Record<MetryGranularity, number>> = { month: 2, day: 3, hour: 72 };
+
+export function lookBackPeriods(setting: number | undefined, granularity: MetryGranularity): number {
+  return setting ?? DEFAULT_LOOK_BACK[granularity];
 }
 
 /** One meter's need for one range: which slots to fetch, and from which slot each metric is new. */
@@ -145,10 +158,17 @@ export function planMeter(meter: ConsumptionMeter, settings: PlanSettings, curso
   const starts: Record<string, number> = {};
   let lastWithData: number | undefined;
   const noStart: string[] = [];
+  const lookBack = lookBackPeriods(settings.lookBack, granularity);
   for (const metric of metrics) {
     const entry = statsEntry(meter.stats, metric, granularity);
     const cursor = cursors[metric];
-    const start = cursor !== undefined ? stepSlot(cursor, granularity, timezone) : statsPointToSlot(entry?.first, granularity, timezone);
+    const first = statsPointToSlot(entry?.first, granularity, timezone);
+    let start = first;
+    if (cursor !== undefined) {
+      const back = stepSlot(cursor, granularity, timezone, 1 - lookBack);
+      // Looking back never reaches before the first value Metry has.
+      start = first !== undefined && back < first ? Math.min(first, stepSlot(cursor, granularity, timezone)) : back;
+    }
     if (start === undefined) {
       noStart.push(metric);
       continue;
@@ -190,8 +210,15 @@ export interface PlannedRequest {
 
 export interface BatchLimits {
   maxValuesPerRequest?: number;
-  /** Keeps `?meters=` URLs a sensible length. */
+  /** Meters in one `/consumptions/multi` request. */
   maxMetersPerRequest?: number;
+  /**
+   * Longest URL a request may have (default 6,144 characters): servers and proxies refuse
+   * longer ones (414), and `?meters=` grows with every id.
+   */
+  maxUrlLength?: number;
+  /** Length of the base URL in front of the paths, for the URL limit. */
+  baseUrlLength?: number;
   /** `false` sends one request per meter (no `/consumptions/multi`). */
   useMulti?: boolean;
 }
@@ -203,15 +230,30 @@ function firstLastIds(need: MeterNeed): [string, string] {
 /** Padding a batch may add to a member's range before a separate request is cheaper. */
 const ALIGN_SLACK: Record<MetryGranularity, number> = { month: 12, day: 31, hour: 24 };
 
+export const DEFAULT_MAX_URL_LENGTH = 6144;
+
+/** The URL of a multi request without its meter ids: `…/consumptions/multi/hour/2024010100-2024123123?meters=&metrics=…`. */
+function urlOverhead(need: MeterNeed, baseUrlLength: number): number {
+  const longestPeriod = 'YYYYMMDDHH-YYYYMMDDHH'.length;
+  return baseUrlLength + `/consumptions/multi/${need.granularity}/`.length + longestPeriod + '?meters=&metrics='.length + encodeURIComponent(need.metrics.join(',')).length;
+}
+
+/** What one more id adds to `?meters=`: the id and an encoded comma. */
+function idUrlLength(need: MeterNeed): number {
+  return encodeURIComponent(need.meter.id).length + 3;
+}
 /**
  * Groups needs into the fewest requests: needs that exceed the values limit are split into
  * ranges first; needs with the same granularity, metrics and end are batched, a batch starting
  * at its earliest member (later members' extra slots are dropped on arrival) as long as that
- * at most doubles any member's range, and each batch stays under the values and meters limits.
+ * at most doubles any member's range, and each batch stays under the values, meters and URL
+ * length limits.
  */
 export function planRequests(needs: readonly MeterNeed[], limits: BatchLimits = {}): PlannedRequest[] {
   const maxValues = limits.maxValuesPerRequest ?? METRY_MAX_VALUES_PER_REQUEST;
   const maxMeters = limits.useMulti === false ? 1 : Math.max(1, limits.maxMetersPerRequest ?? 100);
+  const maxUrl = limits.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH;
+  const baseUrlLength = limits.baseUrlLength ?? 200;
   const pieces: MeterNeed[] = [];
   for (const need of needs) {
     const maxSlots = Math.max(1, Math.floor(maxValues / need.metrics.length));
@@ -239,6 +281,7 @@ export function planRequests(needs: readonly MeterNeed[], limits: BatchLimits = 
     let batch: { need: MeterNeed; first: string; last: string }[] = [];
     let batchFirst = '';
     let batchValues = 0;
+    let batchUrl = 0;
     const flush = (): void => {
       if (batch.length === 0) return;
       requests.push(makeRequest(batch.map((b) => b.need), batchFirst, batch[0].last, slotsFrom));
@@ -251,6 +294,7 @@ export function planRequests(needs: readonly MeterNeed[], limits: BatchLimits = 
         batch = [item];
         batchFirst = item.first;
         batchValues = valuesFrom(batchFirst, batch);
+        batchUrl = urlOverhead(item.need, baseUrlLength) + idUrlLength(item.need);
       };
       if (batch.length === 0) {
         start();
@@ -261,10 +305,12 @@ export function planRequests(needs: readonly MeterNeed[], limits: BatchLimits = 
       const own = countSlots(shortest.range.first, shortest.range.last, shortest.granularity, shortest.timezone);
       const fitsPadding = slotsFrom(candidateFirst, shortest) <= Math.max(2 * own, own + ALIGN_SLACK[shortest.granularity]);
       const values = candidateFirst === batchFirst ? batchValues + valuesFrom(batchFirst, [item]) : valuesFrom(candidateFirst, [...batch, item]);
-      if (batch.length < maxMeters && fitsPadding && values <= maxValues) {
+      const url = batchUrl + idUrlLength(item.need);
+      if (batch.length < maxMeters && fitsPadding && values <= maxValues && url <= maxUrl) {
         batch.push(item);
         batchFirst = candidateFirst;
         batchValues = values;
+        batchUrl = url;
       } else {
         flush();
         start();

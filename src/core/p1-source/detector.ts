@@ -5,7 +5,14 @@
  * is a reliable sign the setting is right.
  */
 import { parseTelegram, TelegramFramer, type ParseOptions } from '../dsmr';
-import type { BaudDetector } from '../serial/pool';
+
+/**
+ * Watches the bytes of one `auto` attempt. Returns the bytes from the first valid telegram on
+ * (so that telegram is not lost) once one verifies, otherwise `undefined`.
+ */
+export interface BaudDetector {
+  push(chunk: Buffer): Buffer | undefined;
+}
 
 export interface DetectorOptions {
   maxTelegramBytes?: number;

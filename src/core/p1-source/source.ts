@@ -12,12 +12,21 @@ export interface SourceStateInfo {
   retryInMs?: number;
   /** True once a previous attempt failed, so `opening` is a retry. */
   retrying?: boolean;
+  /**
+   * Set while the connection is open but the meter's next telegram is overdue: when the last
+   * telegram arrived (ms since the epoch), so the status can say so before the line is reopened.
+   */
+  lateSince?: number;
 }
 
 /** Callbacks a source calls; none of them may throw back into the source. */
 export interface SourceListener {
-  /** Raw bytes as they arrived; whole telegrams are made by the framer downstream. */
-  onData(chunk: Buffer): void;
+  /**
+   * Raw bytes as they arrived; whole telegrams are made by the framer downstream. Returns how
+   * many complete telegrams (valid or not) these bytes finished, so the source learns how often
+   * the meter sends and notices a silent line within a few of its intervals.
+   */
+  onData(chunk: Buffer): number | void;
   onState(state: ConnectionState, info: SourceStateInfo): void;
   /** A problem worth telling the user. Each distinct text is reported once until data flows again. */
   onProblem(error: Error): void;

@@ -23,6 +23,13 @@ export interface RetryPolicy extends BackoffPolicy {
    * UNAVAILABLE so the flow can decide, instead of a node that hangs for an hour.
    */
   maxRetryAfterMs: number;
+  /**
+   * A 429 without Retry-After (Metry documents none) says "too fast" but not for how long: it is
+   * retried with the same doubling, each wait up to `rateLimitMaxDelayMs`, until the waits for
+   * it add up to `rateLimitMaxWaitMs`; `maxRetries` does not count these. Unset: 2 and 10 min.
+   */
+  rateLimitMaxDelayMs?: number;
+  rateLimitMaxWaitMs?: number;
 }
 
 /** HTTP requests to the cloud services. */
@@ -32,6 +39,8 @@ export const HTTP_RETRY_POLICY: RetryPolicy = {
   maxDelayMs: 30_000,
   jitter: true,
   maxRetryAfterMs: 5 * 60_000,
+  rateLimitMaxDelayMs: 2 * 60_000,
+  rateLimitMaxWaitMs: 10 * 60_000,
 };
 
 /** Reopening a P1 serial port, socket or file: 1, 2, 4, 5, 5 … s. */

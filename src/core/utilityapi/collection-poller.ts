@@ -2,8 +2,8 @@ import type { HttpRequester, RetryEvent } from '../http/client';
 import { cancelledError } from '../http/client';
 import type { Clock } from '../runtime/clock';
 import { ServiceError } from '../http/errors';
-import { collect, paginate } from '../http/pagination';
 import { explainUtilityApiError, listUids } from './errors';
+import { listPages } from './paging';
 import { DEFAULT_BATCH_SIZE, chunk } from './request';
 import type { Meter, MeterListing, MeterNote } from './types';
 
@@ -90,6 +90,14 @@ export function meterOutcome(uid: string, meter: Meter | null): MeterOutcome {
   };
 }
 
+function readMeterListing(body: unknown): { items: Meter[]; next?: unknown } {
+  const page = body as MeterListing | null;
+  if (!page || typeof page !== 'object' || !Array.isArray(page.meters)) {
+    throw new ServiceError('UtilityAPI answered GET /meters without a meters list. Check that the base URL points at https://utilityapi.com/api/v2.', { code: 'INVALID_RESPONSE', service: 'utilityapi' });
+  }
+  return { items: page.meters, next: page.next };
+}
+
 /**
  * Looks up the current state of meters: GET /meters?uids=… per batch (following `next`), then
  * GET /meters/{uid} for any uid the listing left out, so a meter that vanished is reported as
@@ -100,26 +108,12 @@ export async function fetchMeters(client: HttpRequester, uids: readonly string[]
   const found = new Map<string, Meter | null>();
   try {
     for (const batch of chunk(uids, options.batchSize ?? DEFAULT_BATCH_SIZE)) {
-      const meters = await collect(
-        paginate<Meter, string>(async (next) => {
-          const response = await client.request<MeterListing>({
-            path: next ?? '/meters',
-            query: next ? undefined : { uids: batch },
-            responseType: 'json',
-            what: 'checking meter status',
-            signal: options.signal,
-            onRetry: options.onRetry,
-          });
-          const page = response.data;
-          if (!page || !Array.isArray(page.meters)) {
-            throw new ServiceError('UtilityAPI answered GET /meters without a meters list. Check that the base URL points at https://utilityapi.com/api/v2.', { code: 'INVALID_RESPONSE', service: 'utilityapi' });
-          }
-          return { items: page.meters, next: typeof page.next === 'string' && page.next ? page.next : undefined };
-        }),
-      );
-      for (const meter of meters) {
-        const uid = meter && meter.uid !== undefined ? String(meter.uid) : undefined;
-        if (uid && wanted.has(uid)) found.set(uid, meter);
+      const pages = listPages<Meter>(client, { path: '/meters', query: { uids: batch }, what: 'checking meter status', signal: options.signal, onRetry: options.onRetry }, readMeterListing);
+      for await (const page of pages) {
+        for (const meter of page.items) {
+          const uid = meter && meter.uid !== undefined ? String(meter.uid) : undefined;
+          if (uid && wanted.has(uid)) found.set(uid, meter);
+        }
       }
     }
     for (const uid of uids) {

@@ -1,6 +1,6 @@
 import type { HttpRequester, RetryEvent } from '../http/client';
 import { ServiceError, ServiceErrorDetails, isServiceError } from '../http/errors';
-import { explainUtilityApiError, listUids } from './errors';
+import { CollectionRefusal, explainCollectionRefusal, explainUtilityApiError, listUids } from './errors';
 import { DEFAULT_BATCH_SIZE, chunk } from './request';
 import type { HistoricalCollectionResponse } from './types';
 
@@ -17,6 +17,8 @@ export interface HistoricalCollectionRequest {
 export interface RejectedBatch {
   meters: string[];
   status?: number;
+  /** The 400 error type UtilityAPI gave, e.g. `expired_or_revoked`. */
+  type?: string;
   reason: string;
 }
 
@@ -80,21 +82,25 @@ export async function triggerHistoricalCollection(
     if (request.collectionDuration !== undefined) body.collection_duration = request.collectionDuration;
     let data: HistoricalCollectionResponse | null;
     try {
-      const response = await client.request<HistoricalCollectionResponse | null>({
+      const response = await client.request<string>({
         method: 'POST',
         path: '/meters/historical-collection',
         json: body,
-        responseType: 'json',
+        // A 400 comes back as a response so its error type can be read from the body.
+        responseType: 'text',
+        acceptStatus: [400],
         what: 'triggering a historical collection',
         signal: options.signal,
         onRetry: options.onRetry,
       });
-      data = response.data;
+      if (response.status === 400) throw explainCollectionRefusal(response.data, meters);
+      data = parseCollectionAnswer(response.data);
     } catch (error) {
-      const explained = explainUtilityApiError(error, 'trigger', meters);
+      const explained = error instanceof CollectionRefusal ? error : explainUtilityApiError(error, 'trigger', meters);
       if (isServiceError(error) && (error.status === 400 || error.status === 404)) {
         firstRejection ??= explained;
-        result.rejected.push({ meters, status: error.status, reason: (explained as Error).message });
+        const type = error instanceof CollectionRefusal ? error.errorType : undefined;
+        result.rejected.push({ meters, status: error.status, ...(type ? { type } : {}), reason: (explained as Error).message });
         result.ignored.push(...meters);
         continue;
       }
@@ -120,6 +126,22 @@ export async function triggerHistoricalCollection(
   }
   if (confirmedDuration !== undefined) result.collectionDuration = confirmedDuration;
   return result;
+}
+
+/**
+ * The success body. It is parsed here, not retried by the client: a cut-off answer to a paid POST
+ * must not trigger the collection a second time.
+ */
+function parseCollectionAnswer(text: string | null): HistoricalCollectionResponse | null {
+  if (!text || text.trim() === '') return null;
+  try {
+    return JSON.parse(text) as HistoricalCollectionResponse;
+  } catch {
+    throw new ServiceError('UtilityAPI\'s answer to the historical collection was not valid JSON (it may have been cut off), so it is unknown which meters were triggered. Check the meters\' status in the UtilityAPI dashboard before triggering them again.', {
+      code: 'INVALID_RESPONSE',
+      service: 'utilityapi',
+    });
+  }
 }
 
 function uidsIn(data: HistoricalCollectionResponse | null): string[] | undefined {

@@ -1,58 +1,88 @@
 import type { HttpRequester, RetryEvent } from '../http/client';
 import { ServiceError } from '../http/errors';
-import { paginate } from '../http/pagination';
 import { Granularity, Reading, isIsoInstantWithOffset, normaliseOffset, toReadingValue } from '../readings';
 import { explainUtilityApiError } from './errors';
+import { listPages } from './paging';
 import type { IntervalBlock, IntervalDatapoint, IntervalListing, IntervalReading } from './types';
 
-export interface IntervalQuery {
-  /** ISO 8601 or YYYY-MM-DD (a short date is read in the utility's local time zone). */
+/** Which readings to ask for: ISO 8601 or YYYY-MM-DD (a short date is the utility's local day). */
+export interface IntervalWindow {
+  /** Intervals that start on or after this. */
   start?: string;
+  /** Intervals that end on or before this; open (up to the newest) when absent. */
   end?: string;
+}
+
+export interface IntervalQuery {
+  window?: IntervalWindow;
+  /**
+   * UtilityAPI normally returns only the intervals of a meter's main length (e.g. 15 minutes) and
+   * leaves out periods the utility filled with other lengths (e.g. hourly); `allow_mixed=true`
+   * returns them all (support.utilityapi.com "What does mixed interval data mean").
+   */
+  allowMixed?: boolean;
   signal?: AbortSignal;
   onRetry?: (event: RetryEvent) => void;
   /** Guard against a `next` link that never ends. */
   maxPages?: number;
 }
 
-/**
- * Every Interval object of one meter: GET /intervals?meters=<uid>, then each `next` URL verbatim
- * until it is null. Oldest first, so readings arrive in time order.
- */
-export function fetchIntervalBlocks(client: HttpRequester, meterUid: string, query: IntervalQuery = {}): AsyncGenerator<IntervalBlock, void, undefined> {
-  return paginate<IntervalBlock, string>(
-    async (next) => {
-      let page: IntervalListing | IntervalBlock[] | null;
-      try {
-        const response = await client.request<IntervalListing | IntervalBlock[] | null>({
-          path: next ?? '/intervals',
-          query: next ? undefined : { meters: meterUid, start: query.start, end: query.end, order: 'earliest_first' },
-          responseType: 'json',
-          what: 'fetching interval data',
-          signal: query.signal,
-          onRetry: query.onRetry,
-        });
-        page = response.data;
-      } catch (error) {
-        throw explainUtilityApiError(error, 'intervals', [meterUid]);
-      }
-      if (Array.isArray(page)) return { items: page };
-      if (!page || !Array.isArray(page.intervals)) {
-        throw new ServiceError('UtilityAPI answered GET /intervals without an intervals list. Check that the base URL points at https://utilityapi.com/api/v2.', { code: 'INVALID_RESPONSE', service: 'utilityapi' });
-      }
-      return { items: page.intervals, next: typeof page.next === 'string' && page.next ? page.next : undefined };
-    },
-    { maxPages: query.maxPages },
-  );
+/** One page of a meter's intervals, as readings. */
+export interface IntervalPage {
+  meterUid: string;
+  /** 1 for the first page. */
+  index: number;
+  /** Nothing follows this page. */
+  last: boolean;
+  readings: Reading[];
+  /** The start of the newest reading so far on this page: how far the export has come. */
+  reached?: string;
 }
 
-/** All readings of one meter's intervals, normalized. */
-export async function fetchMeterReadings(client: HttpRequester, meterUid: string, query: IntervalQuery = {}): Promise<Reading[]> {
-  const readings: Reading[] = [];
-  for await (const block of fetchIntervalBlocks(client, meterUid, query)) {
-    for (const reading of intervalBlockToReadings(block, meterUid)) readings.push(reading);
+/** The default window: the `months` before `now`, from the first of that day (the utility's local day). */
+export function windowOfMonths(now: number, months: number): IntervalWindow {
+  const date = new Date(now);
+  date.setUTCMonth(date.getUTCMonth() - months);
+  return { start: date.toISOString().slice(0, 10) };
+}
+
+function readIntervalListing(body: unknown): { items: IntervalBlock[]; next?: unknown } {
+  if (Array.isArray(body)) return { items: body as IntervalBlock[] };
+  const listing = body as IntervalListing | null;
+  if (!listing || typeof listing !== 'object' || !Array.isArray(listing.intervals)) {
+    throw new ServiceError('UtilityAPI answered GET /intervals without an intervals list. Check that the base URL points at https://utilityapi.com/api/v2.', { code: 'INVALID_RESPONSE', service: 'utilityapi' });
   }
-  return readings;
+  return { items: listing.intervals, next: listing.next };
+}
+
+/**
+ * One meter's interval readings, page by page: GET /intervals?meters=<uid> with the window, oldest
+ * first, then every `next` link. Each page is converted and handed on before the next is asked
+ * for, so memory holds one page however long the history is.
+ */
+export async function* intervalPages(client: HttpRequester, meterUid: string, query: IntervalQuery = {}): AsyncGenerator<IntervalPage, void, undefined> {
+  const pages = listPages<IntervalBlock>(
+    client,
+    {
+      path: '/intervals',
+      query: { meters: meterUid, start: query.window?.start, end: query.window?.end, order: 'earliest_first', allow_mixed: query.allowMixed ? 'true' : undefined },
+      what: 'fetching interval data',
+      signal: query.signal,
+      onRetry: query.onRetry,
+      maxPages: query.maxPages,
+    },
+    readIntervalListing,
+  );
+  try {
+    for await (const page of pages) {
+      const readings = page.items.flatMap((block) => intervalBlockToReadings(block, meterUid));
+      // The raw Interval objects are not needed once converted: a page holds tens of thousands of readings.
+      page.items.length = 0;
+      yield { meterUid, index: page.index, last: page.last, readings, reached: readings.at(-1)?.start };
+    }
+  } catch (error) {
+    throw explainUtilityApiError(error, 'intervals', [meterUid]);
+  }
 }
 
 const MINUTE = 60_000;

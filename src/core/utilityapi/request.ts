@@ -6,7 +6,6 @@
 export const MIN_COLLECTION_MONTHS = 1;
 export const MAX_COLLECTION_MONTHS = 36;
 export const DEFAULT_BATCH_SIZE = 100;
-export const MAX_BATCH_SIZE = 1000;
 
 const NOTHING_SENT = 'Nothing was sent to UtilityAPI.';
 
@@ -96,17 +95,53 @@ export function parseCollectionDuration(input: unknown, source = 'the collection
   return value;
 }
 
-/** Meters per request; an unusable value falls back to the default rather than failing a flow. */
-export function parseBatchSize(input: unknown): number {
-  const value = typeof input === 'number' ? input : typeof input === 'string' && input.trim() !== '' ? Number(input) : Number.NaN;
-  if (!Number.isInteger(value) || value < 1) return DEFAULT_BATCH_SIZE;
-  return Math.min(value, MAX_BATCH_SIZE);
+/**
+ * One end of the interval window from the message (`msg.start`, `msg.end`): a day `YYYY-MM-DD`
+ * (UtilityAPI reads it in the utility's local time zone), an ISO 8601 time, a Date or epoch ms.
+ * Checked before anything is sent, because the collection is paid for before intervals are read.
+ */
+export function parseWindowBound(input: unknown, source: string): string | undefined {
+  if (input === undefined || input === null || (typeof input === 'string' && input.trim() === '')) return undefined;
+  if (input instanceof Date && !Number.isNaN(input.getTime())) return input.toISOString();
+  if (typeof input === 'number' && Number.isFinite(input)) return new Date(input).toISOString();
+  if (typeof input === 'string') {
+    const text = input.trim();
+    const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+    if (day) {
+      const date = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])));
+      if (date.getUTCDate() === Number(day[3]) && date.getUTCMonth() === Number(day[2]) - 1) return text;
+    } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(text) && !Number.isNaN(Date.parse(text))) {
+      return text;
+    }
+  }
+  const shown = typeof input === 'string' ? `"${input.slice(0, 40)}"` : input instanceof Date ? 'an invalid Date' : Array.isArray(input) ? 'an array' : typeof input === 'object' ? 'an object' : `${typeof input} ${String(input)}`;
+  throw new InvalidRequestError(
+    `${source} is ${shown}, not a date. Give the interval window as YYYY-MM-DD (the utility's local day), an ISO 8601 time, a Date or epoch milliseconds, or leave it out for the collected months. ${NOTHING_SENT}`,
+  );
+}
+
+/** The interval window a message asks for; undefined when it sets neither end. */
+export function parseWindow(start: unknown, end: unknown): { start?: string; end?: string } | undefined {
+  const from = parseWindowBound(start, 'msg.start');
+  const until = parseWindowBound(end, 'msg.end');
+  if (from === undefined && until === undefined) return undefined;
+  if (from !== undefined && until !== undefined && Date.parse(from) > Date.parse(until)) {
+    throw new InvalidRequestError(`msg.start (${from}) is after msg.end (${until}): the interval window would be empty. ${NOTHING_SENT}`);
+  }
+  return { ...(from !== undefined ? { start: from } : {}), ...(until !== undefined ? { end: until } : {}) };
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const batches: T[][] = [];
   for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
   return batches;
+}
+
+/** Where a TypedInput's value came from, in the words an error text should use. */
+export function sourceName(type: string, value: string, configured: string): string {
+  if (type === 'msg' || type === 'flow' || type === 'global') return `${type}.${value}`;
+  if (type === 'env') return `the environment variable ${value}`;
+  return configured;
 }
 
 function capitalise(text: string): string {

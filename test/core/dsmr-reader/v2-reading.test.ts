@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTelegram } from '../../../src/core/dsmr';
-import { toDsmrReaderReading, validateDsmrReaderReading, V2_REQUIRED_FIELDS } from '../../../src/core/dsmr-reader/v2-reading';
+import { checkDsmrReaderReading, roundDecimal, toDsmrReaderReading, validateDsmrReaderReading, V2_REQUIRED_FIELDS } from '../../../src/core/dsmr-reader/v2-reading';
 import { preparePost } from '../../../src/core/dsmr-reader/prepare';
-import { BELGIAN, DSMR22, DSMR5, NORDIC } from '../../../testing/dsmr-telegrams';
+import { BELGIAN, DSMR22, DSMR5, DSMR5_LINES, NORDIC, withCrc } from '../../../testing/dsmr-telegrams';
 
 const code = (expected: string) => (error: unknown) => (error as { code?: string }).code === expected;
 
@@ -105,6 +105,41 @@ describe('v2 reading mapping', () => {
   it('lists every missing required field of a hand-made reading', () => {
     const problems = validateDsmrReaderReading({});
     assert.equal(problems.length, V2_REQUIRED_FIELDS.length);
-    assert.deepEqual(validateDsmrReaderReading({ timestamp: '2024-01-01T00:00:00Z', electricity_currently_delivered: 0, electricity_currently_returned: 0, electricity_delivered_1: 0, electricity_delivered_2: 0, electricity_returned_1: 0, electricity_returned_2: 0, phase_power_current_l1: 2.5 }), ['phase_power_current_l1 must be a whole number of amperes']);
+    assert.deepEqual(validateDsmrReaderReading({ timestamp: '2024-01-01T00:00:00Z', electricity_currently_delivered: 0, electricity_currently_returned: 0, electricity_delivered_1: 0, electricity_delivered_2: 0, electricity_returned_1: 0, electricity_returned_2: 0, phase_power_current_l1: 'two' }), ['phase_power_current_l1 must be a number']);
+  });
+});
+
+describe('v2 checks what DSMR-reader checks', () => {
+  const NOW = Date.UTC(2024, 2, 15, 12);
+  const ready = { timestamp: '2024-03-15T10:15:30+01:00', electricity_currently_delivered: 1.5, electricity_currently_returned: 0, electricity_delivered_1: 2000, electricity_delivered_2: 3000, electricity_returned_1: 0, electricity_returned_2: 0 };
+
+  it('rounds values with more decimals than DSMR-reader\'s fields keep (9/3, volts 4/1, whole amperes), half away from zero', () => {
+    const { reading, problems } = checkDsmrReaderReading({ ...ready, electricity_delivered_1: 318985.0004, phase_voltage_l1: 230.25, phase_power_current_l1: 2.5, electricity_currently_delivered: 1.0005 });
+    assert.deepEqual(problems, []);
+    assert.equal(reading.electricity_delivered_1, 318985);
+    assert.equal(reading.phase_voltage_l1, 230.3);
+    assert.equal(reading.phase_power_current_l1, 3);
+    assert.equal(reading.electricity_currently_delivered, 1.001, 'decimal rounding, not binary: 1.0005 * 1000 is 1000.4999…');
+    assert.equal(roundDecimal(4512.7345, 3), 4512.735);
+    assert.equal(roundDecimal(0.0004, 3), 0);
+  });
+
+  it('refuses values with more whole digits than the fields hold, after rounding', () => {
+    assert.deepEqual(validateDsmrReaderReading({ ...ready, electricity_delivered_1: 999999.9996 }), ['electricity_delivered_1 is 999999.9996, outside what DSMR-reader\'s field holds (0 to 999999.999 with 3 decimals)']);
+    assert.match(validateDsmrReaderReading({ ...ready, phase_voltage_l2: 1000 })[0], /phase_voltage_l2 is 1000, outside .* \(0 to 999\.9 with 1 decimal\)/);
+    assert.match(validateDsmrReaderReading({ ...ready, phase_power_current_l3: 999.6 })[0], /phase_power_current_l3 .*whole numbers/);
+    const parsed = parseTelegram(DSMR5);
+    parsed.electricity.phases.l1.voltage = 1234.5;
+    assert.equal(toDsmrReaderReading(parsed).phase_voltage_l1, undefined, 'an optional value the field cannot hold is left out');
+  });
+
+  it('refuses readings more than 24 hours ahead, as DSMR-reader\'s v1 does, with the reason', () => {
+    const threeDaysAhead = { ...ready, timestamp: '2024-03-18T13:00:00+01:00' };
+    assert.match(validateDsmrReaderReading(threeDaysAhead, NOW)[0], /timestamp 2024-03-18T13:00:00\+01:00 is more than 24 hours ahead/);
+    assert.deepEqual(validateDsmrReaderReading({ ...ready, timestamp: '2024-03-16T12:59:00+01:00' }, NOW), [], 'within 24 hours');
+    assert.match(validateDsmrReaderReading({ ...ready, extra_device_timestamp: '2024-03-18T13:00:00+01' }, NOW)[0], /extra_device_timestamp .* more than 24 hours ahead/);
+    assert.throws(() => preparePost('v2', { payload: threeDaysAhead, now: NOW }), (e: Error & { code?: string }) => e.code === 'NOT_STORABLE' && /24 hours ahead/.test(e.message));
+    const future = withCrc(DSMR5_LINES.map((line) => (line.startsWith('0-0:1.0.0(') ? '0-0:1.0.0(240318101530W)' : line)));
+    assert.throws(() => toDsmrReaderReading(parseTelegram(future), { now: NOW }), (e: Error & { code?: string }) => e.code === 'NOT_STORABLE' && /24 hours ahead/.test(e.message));
   });
 });

@@ -1,37 +1,15 @@
 /**
- * Luxembourg Smarty frames built here with node:crypto in the documented layout, to cover the
- * forms the fixtures do not: each BER length form, a custom authentication key, no additional
- * data, encryption without authentication, damaged and cut-off frames, bad keys.
+ * Luxembourg Smarty frames built with node:crypto in the documented layout, to cover the
+ * forms the fixtures do not (smarty-frame.ts): each BER length form, a custom authentication key, no additional
+ * data, frames without authenticated encryption, damaged and cut-off frames, bad keys.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCipheriv } from 'node:crypto';
-import { parseTelegram, isDsmrError, decryptFrame, DEFAULT_SMARTY_AUTHENTICATION_KEY } from '../../../src/core/dsmr';
+import { parseTelegram, isDsmrError, decryptFrame } from '../../../src/core/dsmr';
 import { readFixture } from './fixture-index';
+import { KEY, smartyFrame as frame } from './smarty-frame';
 
-const KEY = '000102030405060708090A0B0C0D0E0F';
 const SYSTEM_TITLE = Buffer.from('SAG12345');
-const COUNTER = Buffer.from([0x00, 0x00, 0x01, 0x2c]);
-
-function frame(plain: Buffer, options: { security?: number; aad?: Buffer | null; lengthForm?: 'short' | '81' | '82' } = {}): Buffer {
-  const security = options.security ?? 0x30;
-  const iv = Buffer.concat([SYSTEM_TITLE, COUNTER]);
-  let body: Buffer;
-  if (security & 0x10) {
-    const cipher = createCipheriv('aes-128-gcm', Buffer.from(KEY, 'hex'), iv, { authTagLength: 12 });
-    const aad = options.aad === undefined ? Buffer.concat([Buffer.from([security]), Buffer.from(DEFAULT_SMARTY_AUTHENTICATION_KEY, 'hex')]) : options.aad;
-    if (aad) cipher.setAAD(aad);
-    body = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-  } else {
-    const cipher = createCipheriv('aes-128-ctr', Buffer.from(KEY, 'hex'), Buffer.concat([iv, Buffer.from([0, 0, 0, 2])]));
-    body = Buffer.concat([cipher.update(plain), cipher.final()]);
-  }
-  const payload = Buffer.concat([Buffer.from([security]), COUNTER, body]);
-  const form = options.lengthForm ?? '82';
-  const length =
-    form === 'short' ? Buffer.from([payload.length]) : form === '81' ? Buffer.from([0x81, payload.length]) : Buffer.from([0x82, payload.length >> 8, payload.length & 0xff]);
-  return Buffer.concat([Buffer.from([0xdb, SYSTEM_TITLE.length]), SYSTEM_TITLE, length, payload]);
-}
 
 function code(run: () => unknown): string {
   try {
@@ -75,8 +53,14 @@ describe('DSMR Luxembourg Smarty decryption', () => {
     assert.equal(parseTelegram(frame(short, { lengthForm: '81' }), { decryptionKey: KEY }).electricity.currentDelivered, 0.318);
   });
 
-  it('decrypts frames that are encrypted but not authenticated (security byte 0x20)', () => {
-    assert.deepEqual(decryptFrame(frame(plain, { security: 0x20 }), { decryptionKey: KEY }), plain);
+  it('refuses frames that are encrypted but not authenticated (0x20) or authenticated but not encrypted (0x10)', () => {
+    for (const security of [0x20, 0x10] as const) {
+      assert.throws(
+        () => decryptFrame(frame(plain, { security }), { decryptionKey: KEY }),
+        (e: unknown) => isDsmrError(e) && e.code === 'DECRYPTION_FAILED' && /not authenticated/.test(e.message),
+        `security byte 0x${security.toString(16)}`,
+      );
+    }
   });
 
   it('rejects a damaged tag, a wrong key and a missing key with DECRYPTION_FAILED and a clear sentence', () => {

@@ -79,6 +79,14 @@ describe('DSMR fixtures: every telegram as index.json expects', () => {
           assert.equal(telegram.crc.expected, normalisedCrc(f.crc_in_telegram));
           break;
         }
+        case 'reject-missing-crc': {
+          const error = rejects(() => parseTelegram(bytes), 'CRC_MISMATCH');
+          assert.match(error.message, /no CRC after "!"/);
+          const telegram = parseTelegram(bytes, { crc: 'off' });
+          checkParsed(f, telegram);
+          assert.equal(telegram.crc.valid, null);
+          break;
+        }
         case 'incomplete': {
           rejects(() => parseTelegram(bytes), 'INCOMPLETE');
           rejects(() => parseTelegram(bytes, { crc: 'off' }), 'INCOMPLETE');

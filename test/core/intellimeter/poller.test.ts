@@ -7,7 +7,7 @@ import type { Reading } from '../../../src/core/readings';
 import { createIntellimeterSessionAuth } from '../../../src/core/intellimeter/session';
 import { IntellimeterApi } from '../../../src/core/intellimeter/api';
 import { NewReadingsFilter, Poller } from '../../../src/core/intellimeter/poller';
-import { parseSettings, runOperation } from '../../../src/core/intellimeter/operation';
+import { readDataSettings, runOperation } from '../../../src/core/intellimeter/operation';
 
 const MINUTE = 60_000;
 
@@ -61,7 +61,7 @@ describe('Polling Intellimeter without duplicates', () => {
   function startPolling(operation: 'data' | 'interval', minutes: number, start: number) {
     clock = new ManualClock(start);
     fake.clock = clock;
-    const settings = parseSettings({ operation, timeZone: 'America/Toronto', poll: true, pollMinutes: minutes });
+    const settings = readDataSettings({ operation, timeZone: 'America/Toronto', poll: true, pollMinutes: minutes });
     const api = new IntellimeterApi(client.lease());
     const filter = new NewReadingsFilter();
     const emitted: Reading[][] = [];

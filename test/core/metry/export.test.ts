@@ -7,7 +7,7 @@ import { ManualClock } from '../../../testing/manual-clock';
 import { collect } from '../../../src/core/http/pagination';
 import { isServiceError } from '../../../src/core/http/errors';
 import { listMeters } from '../../../src/core/metry/meters';
-import { MemoryCursorStore, cursorKey } from '../../../src/core/metry/cursor';
+import { InputCursors, MemoryCursorStore, cursorKey, keptCursors } from '../../../src/core/metry/cursor';
 import { ConsumptionExport, ExportEvent, ExportOptions, ReadingsEvent, SkippedEvent } from '../../../src/core/metry/export';
 import type { Reading } from '../../../src/core/readings';
 
@@ -32,7 +32,7 @@ describe('consumption export against the fake Metry', () => {
   });
 
   async function run(meters: unknown, options: Partial<ExportOptions> & { now: number }) {
-    const exporter = new ConsumptionExport(client, { granularity: 'month', metrics: ['energy'], cursors, ...options });
+    const exporter = new ConsumptionExport(client, { granularity: 'month', metrics: ['energy'], cursors: keptCursors(cursors), lookBack: 0, ...options });
     const events: ExportEvent[] = [];
     for await (const event of exporter.run(Array.isArray(meters) ? meters : [meters])) events.push(event);
     const readings = events.filter((e): e is ReadingsEvent => e.type === 'readings').flatMap((e) => e.readings);
@@ -98,7 +98,9 @@ describe('consumption export against the fake Metry', () => {
     const forced = await run(FakeMetry.rootId(1), { now: Date.parse('2024-01-15T00:00:00+01:00'), force: true, period: '202306-202307' });
     assert.deepEqual(forced.readings.map((r) => [r.meterId, r.period]), [[FakeMetry.rootId(1), '202306'], [FakeMetry.rootId(1), '202307']]);
     assert.deepEqual(metry.consumptionRequests().map((r) => [r.multi, r.meters, r.period]), [[false, [FakeMetry.rootId(1)], '202306-202307']]);
-    assert.equal(metry.server.requestsTo(`/api/v2/meters/${FakeMetry.rootId(1)}`).length, 1, 'a bare id is looked up once for its time zone');
+    // The bare id's time zone comes from the listing, never from GET /meters/{root._id}.
+    assert.equal(metry.server.requestsTo(/\/meters\/./).length, 0);
+    assert.deepEqual(metry.server.requestsTo('/api/v2/meters').map((r) => [r.query.get('revoked'), r.query.has('box')]), [['false', false]]);
     assert.deepEqual(cursors.values, before);
     assert.throws(() => new ConsumptionExport(client, { granularity: 'month', metrics: ['energy'], now: 0, force: true }), /forced export needs a period/);
   });
@@ -210,7 +212,7 @@ describe('consumption export against the fake Metry', () => {
     metry.addMeters(120, () => ({ dataFrom: '2023-01-01T00:00:00+01:00', dataUntil: until }));
     const progress: number[] = [];
     const exporter = new ConsumptionExport(client, {
-      granularity: 'month', metrics: ['energy'], cursors, now: Date.parse('2024-01-15T00:00:00+01:00'), chunkSize: 50, totalMeters: 120,
+      granularity: 'month', metrics: ['energy'], cursors: keptCursors(cursors), now: Date.parse('2024-01-15T00:00:00+01:00'), chunkSize: 50, totalMeters: 120,
       onProgress: (p) => progress.push(p.metersDone),
     });
     let count = 0;
@@ -226,5 +228,164 @@ describe('consumption export against the fake Metry', () => {
     metry.addMeters(3, () => ({ dataFrom: '2023-01-01T00:00:00+01:00', dataUntil: until }));
     await run(await listed(), { now: Date.parse('2024-01-15T00:00:00+01:00'), useMulti: false });
     assert.deepEqual(metry.consumptionRequests().map((r) => r.multi), [false, false, false]);
+  });
+});
+
+/**
+ * The user's database, as the example flow keeps it: one row per (meter, metric, granularity,
+ * start), written with an upsert; `lastStored()` is its `SELECT … max(start) … GROUP BY`.
+ */
+class ReadingsTable {
+  readonly rows = new Map<string, Reading>();
+  failing = false;
+
+  store(readings: readonly Reading[]): void {
+    if (this.failing) throw new Error('SQLITE_FULL: database or disk is full');
+    for (const r of readings) this.rows.set(`${r.meterId}|${r.metric}|${r.granularity}|${r.start}`, r);
+  }
+
+  lastStored(): { meterId: string; metric: string; granularity: string; start: string }[] {
+    const last = new Map<string, { meterId: string; metric: string; granularity: string; start: string }>();
+    for (const r of this.rows.values()) {
+      if (r.value === null) continue;
+      const key = `${r.meterId}|${r.metric}|${r.granularity}`;
+      const current = last.get(key);
+      if (!current || r.start > current.start) last.set(key, { meterId: r.meterId, metric: r.metric, granularity: r.granularity!, start: r.start });
+    }
+    return [...last.values()];
+  }
+
+  value(meterId: string, start: string): number | null | undefined {
+    return this.rows.get(`${meterId}|energy|day|${start}`)?.value;
+  }
+}
+
+describe('incremental export from the database cursor, with look-back', () => {
+  let metry: FakeMetry;
+  let client: ServiceHttpClient;
+  let table: ReadingsTable;
+  let until: string;
+
+  before(async () => {
+    metry = await new FakeMetry().start();
+  });
+  after(() => metry.stop());
+  beforeEach(() => {
+    metry.server.reset();
+    metry.clearMeters();
+    table = new ReadingsTable();
+    until = '2024-01-11T00:00:00+01:00';
+    client = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth(METRY_TEST_TOKEN), clock: ManualClock.autoAdvancing(), random: () => 0.5 });
+  });
+
+  /** One nightly run as the example flow does it: read the cursor from the table, export, store per meter. */
+  async function nightly(now: string, options: Partial<ExportOptions> = {}) {
+    metry.server.reset();
+    const meters = await collect(listMeters(client));
+    const exporter = new ConsumptionExport(client, { granularity: 'day', metrics: ['energy'], cursors: new InputCursors([table.lastStored()]), now: Date.parse(now), ...options });
+    let failed: Error | undefined;
+    for await (const event of exporter.run(meters)) {
+      if (event.type !== 'readings') continue;
+      try {
+        table.store(event.readings);
+      } catch (error) {
+        failed ??= error as Error;
+      }
+    }
+    return { failed, requests: metry.consumptionRequests(), summary: exporter.summary };
+  }
+
+  const days = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `2024-01-${String(from + i).padStart(2, '0')}T00:00:00+01:00`);
+
+  it('resumes from the last stored day of each meter, as the database says', async () => {
+    metry.addMeters(2, () => ({ dataFrom: '2024-01-01T00:00:00+01:00', dataUntil: until }));
+    const first = await nightly('2024-01-11T03:15:00+01:00');
+    assert.deepEqual(first.requests.map((r) => r.period), ['20240101-20240110']);
+    assert.equal(first.summary.firstExport, 2);
+    // Meter 1's rows after January 6 were lost (restored from an old backup): it resumes there.
+    for (const start of days(7, 10)) table.rows.delete(`${FakeMetry.rootId(1)}|energy|day|${start}`);
+    until = '2024-01-13T00:00:00+01:00';
+    const second = await nightly('2024-01-13T03:15:00+01:00', { lookBack: 0 });
+    // One request from the earlier start serves both; meter 0's extra days are dropped on arrival.
+    assert.deepEqual(second.requests.map((r) => [r.meters.length, r.period]), [[2, '20240107-20240112']]);
+    assert.equal(second.summary.readings, 2 + 6);
+    assert.equal(second.summary.firstExport, 0);
+    for (const meter of [0, 1]) for (const start of days(1, 12)) assert.equal(table.value(FakeMetry.rootId(meter), start), fakeValue(meter, 'energy', 'day', Date.parse(start)), `${meter} ${start}`);
+  });
+
+  it('loses no period when the storage fails: the rerun fetches what was not stored', async () => {
+    metry.addMeters(3, () => ({ dataFrom: '2024-01-01T00:00:00+01:00', dataUntil: until }));
+    await nightly('2024-01-11T03:15:00+01:00', { lookBack: 0 });
+    assert.equal(table.rows.size, 3 * 10);
+    until = '2024-01-15T00:00:00+01:00';
+    table.failing = true;
+    const failed = await nightly('2024-01-15T03:15:00+01:00', { lookBack: 0 });
+    assert.match(failed.failed!.message, /disk is full/);
+    assert.equal(table.rows.size, 3 * 10, 'nothing of January 11-14 was stored');
+    table.failing = false;
+    const rerun = await nightly('2024-01-15T09:00:00+01:00', { lookBack: 0 });
+    assert.deepEqual(rerun.requests.map((r) => [r.meters.length, r.period]), [[3, '20240111-20240114']]);
+    assert.equal(table.rows.size, 3 * 14);
+    for (const meter of [0, 1, 2]) for (const start of days(1, 14)) assert.equal(table.value(FakeMetry.rootId(meter), start), fakeValue(meter, 'energy', 'day', Date.parse(start)));
+  });
+
+  it('picks up a value Metry added late and a value it corrected, within the look-back', async () => {
+    const jan8 = Date.parse('2024-01-08T00:00:00+01:00');
+    const jan10 = Date.parse('2024-01-10T00:00:00+01:00');
+    let late = true;
+    let corrected: number | undefined;
+    metry.addMeters(1, () => ({
+      dataFrom: '2024-01-01T00:00:00+01:00',
+      dataUntil: until,
+      isNull: (_m, _g, slot) => late && slot === jan8,
+      correct: (_m, _g, slot) => (slot === jan10 ? corrected : undefined),
+    }));
+    await nightly('2024-01-11T03:15:00+01:00');
+    const meter = FakeMetry.rootId(0);
+    assert.equal(table.value(meter, '2024-01-08T00:00:00+01:00'), null, 'January 8 was missing at first');
+    // The next day Metry has January 8 after all, and replaced January 10.
+    late = false;
+    corrected = 99.5;
+    until = '2024-01-12T00:00:00+01:00';
+    const next = await nightly('2024-01-12T03:15:00+01:00');
+    assert.deepEqual(next.requests.map((r) => r.period), ['20240108-20240111'], 'the last 3 stored days again, then the new one');
+    assert.equal(table.value(meter, '2024-01-08T00:00:00+01:00'), fakeValue(0, 'energy', 'day', jan8));
+    assert.equal(table.value(meter, '2024-01-10T00:00:00+01:00'), 99.5);
+    assert.equal(table.value(meter, '2024-01-11T00:00:00+01:00'), fakeValue(0, 'energy', 'day', Date.parse('2024-01-11T00:00:00+01:00')));
+    assert.equal(table.rows.size, 11, 'upserted, not added');
+  });
+
+  it('resolves bare ids from the listing, 50 a request, without GET /meters/{id}', async () => {
+    metry.addMeters(120, () => ({ dataFrom: '2024-01-01T00:00:00+01:00', dataUntil: until }));
+    const ids = [119, 3, 77].map(FakeMetry.rootId);
+    const exporter = new ConsumptionExport(client, { granularity: 'day', metrics: ['energy'], period: '20240105', now: Date.parse('2024-01-11T00:00:00+01:00') });
+    const events: ExportEvent[] = [];
+    for await (const event of exporter.run([...ids, 'no-such-meter'])) events.push(event);
+    const readings = events.filter((e): e is ReadingsEvent => e.type === 'readings').flatMap((e) => e.readings);
+    assert.deepEqual(readings.map((r) => r.meterId).sort(), [...ids].sort());
+    assert.equal(metry.server.requestsTo(/\/meters\/./).length, 0);
+    assert.deepEqual(metry.server.requestsTo('/api/v2/meters').map((r) => r.query.get('skip')), ['0', '50', '100'], 'the whole account to find out that one id is not there');
+    const skipped = events.filter((e): e is SkippedEvent => e.type === 'skipped');
+    assert.deepEqual(skipped.map((s) => [s.meterId, s.code]), [['no-such-meter', 'NOT_LISTED']]);
+    assert.match(skipped[0].reason, /does not list this meter/);
+    assert.equal(exporter.summary.requests, 3 + 1, 'three listing pages and one multi request');
+  });
+
+  it('splits a multi request before its URL gets too long for a web server', async () => {
+    metry.addMeters(300, () => ({ dataFrom: '2024-01-01T00:00:00+01:00', dataUntil: until }));
+    // 300 ids in one URL would be about 7.6 KB; the fake, like many servers, answers 414 above 6 KB here.
+    metry.maxUrlLength = 6144;
+    try {
+      const meters = await collect(listMeters(client));
+      const exporter = new ConsumptionExport(client, { granularity: 'day', metrics: ['energy'], period: '20240105', now: Date.parse('2024-01-11T00:00:00+01:00'), maxMetersPerRequest: 1000, baseUrlLength: metry.baseUrl.length });
+      let readings = 0;
+      for await (const event of exporter.run(meters)) if (event.type === 'readings') readings += event.readings.length;
+      assert.equal(readings, 300);
+      const requests = metry.consumptionRequests();
+      assert.ok(requests.length >= 2 && requests.every((r) => r.multi), `${requests.length} requests`);
+      assert.equal(requests.reduce((sum, r) => sum + r.meters.length, 0), 300);
+    } finally {
+      metry.maxUrlLength = 8192;
+    }
   });
 });

@@ -6,7 +6,7 @@ import { bearerAuth } from '../../../src/core/http/auth';
 import { ManualClock } from '../../../testing/manual-clock';
 import { collect } from '../../../src/core/http/pagination';
 import { isServiceError } from '../../../src/core/http/errors';
-import { buildMeterQuery, listMeters, listSubaccounts } from '../../../src/core/metry/meters';
+import { buildMeterQuery, listMeters, listSubaccounts, listWholeMeters, listWholeSubaccounts } from '../../../src/core/metry/meters';
 import type { MetryMeter } from '../../../src/core/metry/types';
 
 describe('listing Metry meters and subaccounts against the fake Metry', () => {
@@ -96,4 +96,73 @@ describe('listing Metry meters and subaccounts against the fake Metry', () => {
     const wrong = new ServiceHttpClient({ service: 'metry', baseURL: metry.baseUrl, auth: bearerAuth('not-the-token-123456'), clock: ManualClock.autoAdvancing() });
     await assert.rejects(collect(listMeters(wrong)), (e: unknown) => isServiceError(e) && e.status === 401 && /Check the token/.test(e.message));
   });
+
+  describe('a list that changes while it is paged', () => {
+    const ids = (meters: { root?: { _id: string } }[]) => meters.map((m) => m.root!._id);
+    const all = (n: number) => Array.from({ length: n }, (_, i) => FakeMetry.rootId(i));
+
+    it('shows the two failures of plain paging: a meter twice, a meter never', async () => {
+      metry.addMeters(120);
+      metry.beforeListPage = (skip) => {
+        if (skip === 50) metry.insertMeterAtFront();
+      };
+      const meters = await collect(listMeters(client));
+      assert.equal(meters.length, 121);
+      assert.equal(new Set(ids(meters)).size, 120, 'meter 49 came twice');
+      assert.ok(!ids(meters).includes(FakeMetry.rootId(120)), 'the new meter was never seen');
+    });
+
+    it('lists again when a meter was added at the front: each meter once, the new one included', async () => {
+      metry.addMeters(120);
+      let added: number | undefined;
+      metry.beforeListPage = (skip) => {
+        if (skip === 50 && added === undefined) added = metry.insertMeterAtFront({ name: 'New meter' });
+      };
+      const list = await listWholeMeters(client);
+      assert.equal(list.passes, 2);
+      assert.equal(list.problem, undefined);
+      assert.deepEqual(ids(list.items).sort(), [...all(120), FakeMetry.rootId(added!)].sort());
+      assert.equal(list.items.length, 121);
+      assert.equal(list.count, 121);
+      // The second page showed the change, so the first pass stopped there.
+      assert.deepEqual(metry.server.requestsTo('/api/v2/meters').map((r) => r.query.get('skip')), ['0', '50', '0', '50', '100']);
+    });
+
+    it('lists again when a meter was removed: no active meter is hidden', async () => {
+      metry.addMeters(120);
+      let removed = false;
+      metry.beforeListPage = (skip) => {
+        if (skip === 50 && !removed) {
+          metry.removeMeter(3);
+          removed = true;
+        }
+      };
+      const list = await listWholeMeters(client);
+      assert.equal(list.passes, 2);
+      assert.deepEqual(ids(list.items).sort(), all(120).filter((id) => id !== FakeMetry.rootId(3)).sort(), 'meter 50, hidden by the shift, is there');
+      assert.equal(list.problem, undefined);
+    });
+
+    it('reports how many may be missing when the list keeps changing', async () => {
+      metry.addMeters(120);
+      metry.beforeListPage = (skip) => {
+        if (skip === 50) metry.insertMeterAtFront();
+      };
+      const list = await listWholeMeters(client, {}, { maxPasses: 3 });
+      assert.equal(list.passes, 3);
+      assert.equal(new Set(ids(list.items)).size, list.items.length, 'still each meter once');
+      assert.equal(list.possiblyMissing, 1);
+      assert.match(list.problem!, /The meter list changed while it was paged, 3 times in a row \(last time its count went from 122 to 123\)/);
+      assert.match(list.problem!, /up to 1 added or moved during the listing may be missing and will be listed by the next run/);
+      assert.equal(metry.server.requestsTo('/api/v2/meters').length, 2 + 2 + 3, 'the last pass goes to the end');
+    });
+
+    it('lists subaccounts once each by _id', async () => {
+      for (let i = 0; i < 60; i += 1) metry.subaccounts.push({ _id: `sub${String(i).padStart(21, '0')}`, name: `Customer ${i}` });
+      const list = await listWholeSubaccounts(client);
+      assert.equal(list.items.length, 60);
+      assert.equal(list.passes, 1);
+    });
+  });
 });
+

@@ -11,8 +11,10 @@ import {
   splitRange,
   statsPointToSlot,
   stepSlot,
+  fromLocal,
+  toLocal,
 } from '../../../src/core/metry/periods';
-import { fromLocal, offsetMinutesAt, toLocal } from '../../../src/core/metry/timezone';
+import { offsetMinutesAt } from '../../../src/core/time-zone';
 import { convertEntry } from '../../../src/core/metry/convert';
 import { isServiceError } from '../../../src/core/http/errors';
 import { validateReading } from '../../../src/core/readings';

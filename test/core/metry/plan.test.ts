@@ -35,13 +35,42 @@ describe('planning consumption requests', () => {
     assert.equal(new Date(fresh.needs[0].range.first).toISOString(), '2022-12-31T23:00:00.000Z');
     assert.equal(new Date(fresh.needs[0].range.last).toISOString(), '2024-04-30T22:00:00.000Z', 'May 2024 is the last complete month');
     const cursor = Date.parse('2024-03-01T00:00:00+01:00');
-    const resumed = planMeter(meter('a', 202301), { granularity: 'month', metrics: ['energy'], now }, { energy: cursor });
+    const resumed = planMeter(meter('a', 202301), { granularity: 'month', metrics: ['energy'], now, lookBack: 0 }, { energy: cursor });
     assert.equal(new Date(resumed.needs[0].range.first).toISOString(), '2024-03-31T22:00:00.000Z', 'April follows the March cursor');
-    const capped = planMeter(meter('a', 202301, 202402), { granularity: 'month', metrics: ['energy'], now }, { energy: cursor });
+    const capped = planMeter(meter('a', 202301, 202402), { granularity: 'month', metrics: ['energy'], now, lookBack: 0 }, { energy: cursor });
     assert.deepEqual(capped.needs, []);
     assert.equal(capped.notices[0].kind, 'up-to-date');
     const unknown = planMeter({ id: 'x', timezone: STOCKHOLM, stats: { energy: { month: { count: 3, first: null } } } }, { granularity: 'month', metrics: ['energy'], now });
     assert.equal(unknown.notices[0].kind, 'unavailable');
+  });
+
+  it('looks back a number of stored periods, by default 2 months, 3 days or 72 hours, never before the first value', () => {
+    const settings = (granularity: 'month' | 'day' | 'hour', lookBack?: number) => ({ granularity, metrics: ['energy'], now, lookBack });
+    const first = (plan: ReturnType<typeof planMeter>) => new Date(plan.needs[0].range.first).toISOString();
+    const march = Date.parse('2024-03-01T00:00:00+01:00');
+    assert.equal(first(planMeter(meter('a', 202301), settings('month'), { energy: march })), '2024-01-31T23:00:00.000Z', 'February and March again, then April');
+    const june10 = Date.parse('2024-06-10T00:00:00+02:00');
+    assert.equal(first(planMeter(meter('d', 20230101, null, 'day'), settings('day'), { energy: june10 })), '2024-06-07T22:00:00.000Z', 'June 8, 9 and 10 again');
+    const hour = Date.parse('2024-06-10T05:00:00+02:00');
+    assert.equal(first(planMeter(meter('h', 2023010100, null, 'hour'), settings('hour'), { energy: hour })), new Date(hour - 71 * 3_600_000).toISOString());
+    assert.equal(first(planMeter(meter('d', 20230101, null, 'day'), settings('day', 10), { energy: june10 })), '2024-05-31T22:00:00.000Z', 'a configured look-back');
+    // Stored up to March, Metry has nothing after February any more: February is asked again, not up to date.
+    const capped = planMeter(meter('a', 202301, 202402), settings('month'), { energy: march });
+    assert.deepEqual(capped.needs.map((n) => [new Date(n.range.first).toISOString(), new Date(n.range.last).toISOString()]), [['2024-01-31T23:00:00.000Z', '2024-01-31T23:00:00.000Z']]);
+    // A cursor one month after the first value: the look-back stops at the first value.
+    assert.equal(first(planMeter(meter('n', 202402), settings('month', 12), { energy: march })), '2024-01-31T23:00:00.000Z');
+  });
+
+  it('keeps a multi request URL under the length limit however many meters may share it', () => {
+    const long = Array.from({ length: 300 }, (_, i) => meter(`meter-with-a-long-id-${String(i).padStart(40, '0')}`, 202301, 202312));
+    const requests = planRequests(needsOf(long), { maxMetersPerRequest: 1000, maxUrlLength: 6144, baseUrlLength: 40 });
+    assert.ok(requests.length >= 3, `${requests.length} requests`);
+    for (const request of requests) {
+      const url = `https://app.metry.io/api/v2/consumptions/multi/month/${request.period}?meters=${encodeURIComponent(request.members.map((m) => m.need.meter.id).join(','))}&metrics=energy`;
+      assert.ok(url.length <= 6144, `${url.length} characters`);
+    }
+    assert.equal(requests.reduce((sum, r) => sum + r.members.length, 0), 300, 'every meter in exactly one request');
+    assert.equal(planRequests(needsOf(long.slice(0, 100))).length, 2, 'the default limit applies too');
   });
 
   it('batches equal ranges, up to the meter limit', () => {

@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { TelegramPipeline, formatPower, type PipelineOutcome } from '../../../src/core/p1-source/pipeline';
-import { statusView } from '../../../src/core/p1-source/status';
+import { TelegramPipeline, formatPower, framedTelegrams, type PipelineOutcome } from '../../../src/core/p1-source/pipeline';
+import { p1Status, clockTime } from '../../../src/core/p1-source/status';
+import { statusView } from '../../../src/core/runtime/status';
 import { nextState, ConnectionStateMachine, type ConnectionState, type ConnectionEvent } from '../../../src/core/p1-source/connection-state';
 import { ManualClock } from '../../../testing/manual-clock';
 import { SourceError } from '../../../src/core/p1-source/source';
@@ -92,6 +93,35 @@ describe('telegram pipeline', () => {
     assert.ok(text.toString('latin1').includes('1-0:1.7.0('));
   });
 
+  it('reports a telegram cut off by a lost connection as INCOMPLETE with its bytes, never drops it silently', () => {
+    const pipeline = new TelegramPipeline();
+    assert.deepEqual(pipeline.push(DSMR5.subarray(0, 300)), []);
+    const outcomes = pipeline.flush('the connection was lost (unplugged)');
+    assert.deepEqual(outcomes.map((o) => o.type), ['invalid']);
+    const invalid = outcomes[0] as Extract<PipelineOutcome, { type: 'invalid' }>;
+    assert.equal(invalid.error.code, 'INCOMPLETE');
+    assert.equal(invalid.error.message, 'A telegram was cut off after 300 bytes because the connection was lost (unplugged); it was not sent.');
+    assert.deepEqual(invalid.raw, DSMR5.subarray(0, 300));
+    assert.equal(invalid.framed, false);
+    assert.deepEqual(pipeline.counts, { telegrams: 0, invalid: 1, skipped: 0 });
+    // The next connection starts clean.
+    assert.deepEqual(pipeline.push(DSMR5).map((o) => o.type), ['telegram']);
+    assert.deepEqual(pipeline.flush('the connection was lost'), [], 'nothing held, nothing reported');
+  });
+
+  it('delivers a telegram that lacked only its final line end when the connection ends', () => {
+    const pipeline = new TelegramPipeline();
+    assert.deepEqual(pipeline.push(DSMR5.subarray(0, DSMR5.length - 2)), []);
+    assert.deepEqual(pipeline.flush('the connection was lost').map((o) => o.type), ['telegram']);
+  });
+
+  it('counts whole telegrams, valid or not, as the meter\'s sign of life; cut-offs and noise do not count', () => {
+    const pipeline = new TelegramPipeline();
+    assert.equal(framedTelegrams(pipeline.push(Buffer.concat([BAD_CRC, DSMR5]))), 2);
+    assert.equal(framedTelegrams(pipeline.push(DSMR5.subarray(0, 100))), 0);
+    assert.equal(framedTelegrams(pipeline.push(DSMR5)), 1, 'the cut-off one is an error, the whole one counts');
+  });
+
   it('reports a wrong key as a decryption error, not as data', () => {
     const pipeline = new TelegramPipeline({ parse: { decryptionKey: 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB' } });
     const outcomes = pipeline.push(ENCRYPTED);
@@ -126,29 +156,41 @@ describe('connection state machine', () => {
 
 describe('status line', () => {
   const counts = { telegrams: 0, invalid: 0, skipped: 0 };
-  it('follows the connection first, then shows the power and the counts', () => {
-    assert.deepEqual(statusView({ state: 'opening', info: {}, counts }), { fill: 'yellow', shape: 'ring', key: 'connecting' });
-    assert.deepEqual(statusView({ state: 'opening', info: { retrying: true }, counts }), { fill: 'yellow', shape: 'ring', key: 'retrying' });
-    assert.deepEqual(statusView({ state: 'waiting-to-retry', info: { error: new SourceError('x', 'unplugged') }, counts }), {
+  const timeZone = 'UTC';
+  it('follows the connection first, then a late telegram, then shows the power and the counts', () => {
+    assert.deepEqual(p1Status({ state: 'opening', info: {}, counts, timeZone }), statusView('connecting'));
+    assert.deepEqual(p1Status({ state: 'opening', info: { retrying: true }, counts, timeZone }), { kind: 'retrying', fill: 'yellow', shape: 'ring', key: 'retrying' });
+    assert.deepEqual(p1Status({ state: 'waiting-to-retry', info: { error: new SourceError('x', 'unplugged') }, counts, timeZone }), {
+      kind: 'error',
       fill: 'red',
       shape: 'ring',
-      key: 'down',
+      key: 'error',
       params: { code: 'unplugged' },
     });
-    assert.equal(statusView({ state: 'open', info: { detecting: true, detail: '9600 7E1' }, counts })!.key, 'detecting');
-    assert.equal(statusView({ state: 'open', info: {}, counts })!.key, 'connected');
-    assert.deepEqual(statusView({ state: 'open', info: {}, counts: { telegrams: 4, invalid: 1, skipped: 2 }, lastPower: '1.234 kW' }), {
+    assert.equal(p1Status({ state: 'waiting-to-retry', info: {}, counts, timeZone })!.key, 'disconnected');
+    assert.deepEqual(p1Status({ state: 'open', info: { detecting: true, detail: '9600 7E1' }, counts, timeZone }), statusView('connecting', 'detecting', { settings: '9600 7E1' }));
+    assert.deepEqual(p1Status({ state: 'open', info: {}, counts, timeZone }), { kind: 'connected', fill: 'green', shape: 'dot', key: 'connected' });
+    assert.deepEqual(p1Status({ state: 'open', info: {}, counts: { telegrams: 4, invalid: 1, skipped: 2 }, lastPower: '1.234 kW', timeZone }), {
+      kind: 'connected',
       fill: 'green',
       shape: 'dot',
       key: 'power-invalid-skipped',
       params: { power: '1.234 kW', invalid: 1, skipped: 2 },
     });
-    assert.deepEqual(statusView({ state: 'open', info: {}, counts: { telegrams: 4, invalid: 3, skipped: 0 }, lastPower: '1.234 kW', lastInvalidCode: 'crc' }), {
+    assert.deepEqual(p1Status({ state: 'open', info: {}, counts: { telegrams: 4, invalid: 3, skipped: 0 }, lastPower: '1.234 kW', lastInvalidCode: 'crc', timeZone }), {
+      kind: 'error',
       fill: 'red',
       shape: 'ring',
       key: 'invalid',
       params: { code: 'crc', invalid: 3 },
     });
-    assert.equal(statusView({ state: 'closing', info: {}, counts }), undefined);
+    const late = p1Status({ state: 'open', info: { lateSince: Date.UTC(2024, 0, 1, 12, 3, 4) }, counts, lastPower: '0.244 kW', timeZone });
+    assert.deepEqual(late, { kind: 'warning', fill: 'yellow', shape: 'ring', key: 'late', params: { time: '12:03:04' } });
+    assert.equal(p1Status({ state: 'closing', info: {}, counts, timeZone }), undefined);
+  });
+
+  it('shows the time of a late telegram in the given zone', () => {
+    assert.equal(clockTime(Date.UTC(2024, 6, 1, 10, 0, 5), 'Europe/Amsterdam'), '12:00:05');
+    assert.equal(clockTime(Date.UTC(2024, 0, 1, 23, 59, 59), 'UTC'), '23:59:59');
   });
 });

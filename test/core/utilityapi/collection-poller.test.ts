@@ -92,6 +92,15 @@ describe('UtilityAPI wait until collected', () => {
     assert.equal(api.server.requestsTo('/api/v2/meters/ghost').length, 1);
   });
 
+  it('follows a next link of the meters listing written as a path, against the response URL', async () => {
+    api.meterPageSize = 2;
+    api.nextStyle = 'path';
+    api.addMeters(3);
+    const meters = await fetchMeters(client, ['m1', 'm2', 'm3']);
+    assert.deepEqual([...meters.keys()].sort(), ['m1', 'm2', 'm3']);
+    assert.deepEqual(api.server.requests.map((r) => `${r.path}?${r.query}`), ['/api/v2/meters?uids=m1%2Cm2%2Cm3', '/api/v2/meters?uids=m1%2Cm2%2Cm3&after=m2']);
+  });
+
   it('reports a meter that disappeared as not_found instead of waiting for it', async () => {
     api.addMeter({ uid: 'real', pollsUntilDone: 0 });
     const outcomes = await all(waitForCollection(client, ['real', 'vanished'], { intervalMs: 1000, timeoutMs: 10_000, clock }));

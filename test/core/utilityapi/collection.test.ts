@@ -5,6 +5,7 @@ import { bearerAuth } from '../../../src/core/http/auth';
 import { ManualClock } from '../../../testing/manual-clock';
 import { isServiceError, ServiceError } from '../../../src/core/http/errors';
 import { CollectionError, triggerHistoricalCollection } from '../../../src/core/utilityapi/collection';
+import { CollectionRefusal, collectionErrorType, explainCollectionRefusal } from '../../../src/core/utilityapi/errors';
 import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN } from '../../../testing/fakes/utilityapi';
 
 const COLLECT = '/api/v2/meters/historical-collection';
@@ -85,16 +86,46 @@ describe('UtilityAPI historical collection against the local fake', () => {
     assert.equal(result.rejected.length, 1);
     assert.equal(result.rejected[0].status, 400);
     assert.deepEqual(result.rejected[0].meters, ['r1', 'r2']);
-    assert.match(result.rejected[0].reason, /All meters are revoked or expired/);
+    assert.equal(result.rejected[0].type, 'expired_or_revoked');
+    assert.match(result.rejected[0].reason, /The customer must renew the authorization/);
   });
 
-  it('400: passes on UtilityAPI\'s own text, explains the revoked case and does not retry', async () => {
-    api.addMeter({ uid: 'r1', revoked: true });
-    const error = await failure(triggerHistoricalCollection(client(), { meters: ['r1'] }));
-    assert.equal(error.status, 400);
-    assert.equal(error.code, 'BAD_REQUEST');
-    assert.match(error.message, /UtilityAPI said: "All meters are revoked or expired"/);
-    assert.match(error.message, /ask the customer to authorize again, or remove those meters/);
+  const refusals: Array<{ type: string; meter: string; setup: (a: FakeUtilityApi) => void; message: RegExp }> = [
+    { type: 'expired_or_revoked', meter: 'r1', setup: (a) => a.addMeter({ uid: 'r1', revoked: true }), message: /authorization of every meter in the request \(r1\) is expired or revoked \(HTTP 400 expired_or_revoked\).*The customer must renew the authorization.*UtilityAPI said: "All of the Authorizations for these meters are expired/ },
+    { type: 'invalid_param', meter: 'm1', setup: (a) => a.server.fail({ kind: 'status', status: 400, body: { errors: [{ type: 'invalid_param', msg: 'Values in the meters list are invalid.' }] } }, 1, /collection/), message: /refused values in the meters list \(HTTP 400 invalid_param\).*Check that they are meter uids as UtilityAPI shows them/ },
+    { type: 'required_param_missing', meter: 'm1', setup: (a) => a.server.fail({ kind: 'status', status: 400, body: { errors: [{ type: 'required_param_missing', msg: 'Missing the meters list.' }] } }, 1, /collection/), message: /carried no meters list \(HTTP 400 required_param_missing\).*check the proxy settings/ },
+  ];
+  for (const c of refusals) {
+    it(`400 ${c.type}: its own message and action, not retried`, async () => {
+      api.addMeters(1);
+      c.setup(api);
+      const error = await failure(triggerHistoricalCollection(client(), { meters: [c.meter] }));
+      assert.equal(error.status, 400);
+      assert.equal(error.code, 'BAD_REQUEST');
+      assert.equal((error as CollectionRefusal).errorType, c.type);
+      assert.match(error.message, c.message);
+      assert.equal(api.server.requestsTo(COLLECT).length, 1);
+      assert.deepEqual(clock.sleeps, []);
+    });
+  }
+
+  it('400: finds the error type in the usual body shapes, and keeps an unknown type or none', () => {
+    for (const body of ['{"error":"invalid_param","message":"bad uid"}', '{"type":"invalid_param","detail":"bad uid"}', '{"error":{"type":"invalid_param","msg":"bad uid"}}', 'invalid_param: bad uid']) {
+      assert.equal(collectionErrorType(body), 'invalid_param', body);
+      assert.match(explainCollectionRefusal(body, ['m1']).message, /HTTP 400 invalid_param.*UtilityAPI said: "(invalid_param: )?bad uid"/);
+    }
+    assert.match(explainCollectionRefusal('{"errors":[{"type":"meters_limit_exceeded","msg":"Too many"}]}', ['m1']).message, /\(HTTP 400 meters_limit_exceeded\)\. UtilityAPI said: "Too many"/);
+    const plain = explainCollectionRefusal('<html><title>Bad Request</title></html>', ['m1']);
+    assert.equal(plain.errorType, undefined);
+    assert.match(plain.message, /refused the historical collection as invalid \(HTTP 400\)\. UtilityAPI said: "Bad Request"/);
+  });
+
+  it('a cut-off answer is reported, not retried: the POST may have triggered the collection', async () => {
+    api.addMeters(1);
+    api.server.fail({ kind: 'status', status: 200, headers: { 'Content-Type': 'application/json' }, body: '{"success": true, "meters": ["m' }, 1, /collection/);
+    const error = await failure(triggerHistoricalCollection(client(), { meters: ['m1'] }));
+    assert.equal(error.code, 'INVALID_RESPONSE');
+    assert.match(error.message, /not valid JSON .*Check the meters' status in the UtilityAPI dashboard before triggering them again/);
     assert.equal(api.server.requestsTo(COLLECT).length, 1);
   });
 

@@ -4,8 +4,7 @@ import { ServiceHttpClient } from '../../../src/core/http/client';
 import { bearerAuth } from '../../../src/core/http/auth';
 import { ManualClock } from '../../../testing/manual-clock';
 import { validateReading } from '../../../src/core/readings';
-import { fetchIntervalBlocks, fetchMeterReadings, granularityOf, intervalBlockToReadings } from '../../../src/core/utilityapi/intervals';
-import { collect } from '../../../src/core/http/pagination';
+import { IntervalPage, IntervalQuery, granularityOf, intervalBlockToReadings, intervalPages, windowOfMonths } from '../../../src/core/utilityapi/intervals';
 import { FakeUtilityApi, UTILITYAPI_TEST_TOKEN, generateBlocks } from '../../../testing/fakes/utilityapi';
 
 describe('UtilityAPI intervals', () => {
@@ -21,22 +20,71 @@ describe('UtilityAPI intervals', () => {
     client = new ServiceHttpClient({ service: 'utilityapi', baseURL: api.baseUrl, auth: bearerAuth(UTILITYAPI_TEST_TOKEN), clock: ManualClock.autoAdvancing(), random: () => 0.5 });
   });
 
-  it('follows next until null and returns every block of the meter, oldest first', async () => {
+  async function pages(uid: string, query: IntervalQuery = {}): Promise<IntervalPage[]> {
+    const out: IntervalPage[] = [];
+    for await (const page of intervalPages(client, uid, query)) out.push(page);
+    return out;
+  }
+
+  it('follows next until null, page by page, oldest first', async () => {
     api.addMeter({ uid: 'm1', blocks: generateBlocks('m1', 5, 4) });
     api.intervalPageSize = 2;
-    const blocks = await collect(fetchIntervalBlocks(client, 'm1'));
-    assert.deepEqual(blocks.map((b) => b.uid), ['m1-iv1', 'm1-iv2', 'm1-iv3', 'm1-iv4', 'm1-iv5']);
+    const result = await pages('m1');
+    assert.deepEqual(result.map((p) => [p.index, p.last, p.readings.length]), [[1, false, 8], [2, false, 8], [3, true, 4]]);
+    assert.equal(result[2].reached, '2024-02-01T04:45:00.000000-08:00', 'the newest reading so far');
     const requests = api.server.requestsTo('/api/v2/intervals');
     assert.equal(requests.length, 3);
     assert.equal(requests[0].query.get('meters'), 'm1');
     assert.equal(requests[0].query.get('order'), 'earliest_first');
-    assert.equal(requests[2].query.get('page'), '3');
+    assert.equal(requests[0].query.get('allow_mixed'), null, 'only the main interval length unless asked');
+    assert.equal(requests[2].query.get('after'), 'm1-iv4');
     for (const request of requests) assert.equal(request.headers.authorization, `Bearer ${UTILITYAPI_TEST_TOKEN}`);
+  });
+
+  for (const style of ['path', 'relative'] as const) {
+    it(`resolves a ${style} next link against the URL of the response that carried it`, async () => {
+      api.addMeter({ uid: 'm1', blocks: generateBlocks('m1', 5, 4) });
+      api.intervalPageSize = 2;
+      api.nextStyle = style;
+      const result = await pages('m1');
+      assert.equal(result.flatMap((p) => p.readings).length, 20);
+      assert.deepEqual(api.server.requests.map((r) => r.path), ['/api/v2/intervals', '/api/v2/intervals', '/api/v2/intervals'], 'never /api/v2/api/v2/…');
+      assert.deepEqual(api.server.requests.map((r) => r.query.get('after')), [null, 'm1-iv2', 'm1-iv4']);
+    });
+  }
+
+  it('asks for the window and, with allow_mixed, for intervals of every length', async () => {
+    const quarterHours = generateBlocks('m1', 4, 4);
+    // A day the utility only had hourly readings for, filled in from another source.
+    const hourly = {
+      uid: 'm1-hourly',
+      meter_uid: 'm1',
+      readings: [
+        { start: '2024-02-02T00:00:00.000000-08:00', end: '2024-02-02T01:00:00.000000-08:00', kwh: 1.1 },
+        { start: '2024-02-02T01:00:00.000000-08:00', end: '2024-02-02T02:00:00.000000-08:00', kwh: 0.9 },
+      ],
+    };
+    api.addMeter({ uid: 'm1', blocks: [...quarterHours, hourly] });
+    api.intervalPageSize = 100;
+    const main = await pages('m1', { window: { start: '2024-02-01T00:30:00-08:00' } });
+    assert.deepEqual(main[0].readings.map((r) => r.granularity), Array(12).fill('15min'), 'the first block starts before the window; the hourly one is not the main length');
+    const mixed = await pages('m1', { window: { start: '2024-02-01', end: '2024-03-01' }, allowMixed: true });
+    assert.equal(mixed[0].readings.length, 18);
+    assert.ok(mixed[0].readings.some((r) => r.granularity === 'hour'));
+    const [first, second] = api.server.requestsTo('/api/v2/intervals');
+    assert.equal(first.query.get('start'), '2024-02-01T00:30:00-08:00');
+    assert.equal(first.query.get('end'), null);
+    assert.deepEqual([second.query.get('start'), second.query.get('end'), second.query.get('allow_mixed')], ['2024-02-01', '2024-03-01', 'true']);
+  });
+
+  it('a default window covers the given months before now', () => {
+    assert.deepEqual(windowOfMonths(Date.UTC(2024, 2, 31, 12), 12), { start: '2023-03-31' });
+    assert.deepEqual(windowOfMonths(Date.UTC(2024, 0, 15), 36), { start: '2021-01-15' });
   });
 
   it('turns the readings into valid normalized readings with the utility offset kept', async () => {
     api.addMeter({ uid: 'm1', blocks: generateBlocks('m1', 3, 4) });
-    const readings = await fetchMeterReadings(client, 'm1');
+    const readings = (await pages('m1')).flatMap((p) => p.readings);
     assert.equal(readings.length, 12, 'the net datapoint equal to kwh is not repeated');
     for (const reading of readings) assert.deepEqual(validateReading(reading), []);
     assert.deepEqual(readings[0], {
@@ -99,12 +147,12 @@ describe('UtilityAPI intervals', () => {
     api.addMeter({ uid: 'm1' });
     // A first page whose next points elsewhere: the client must not follow it.
     api.server.fail({ kind: 'status', status: 200, body: { intervals: generateBlocks('m1', 1, 1), next: 'http://198.51.100.7/api/v2/intervals?page=2' } }, 1, /intervals/);
-    await assert.rejects(collect(fetchIntervalBlocks(client, 'm1')), /pointed to another server/);
+    await assert.rejects(pages('m1'), /pointed to another server/);
     assert.equal(api.server.requestsTo('/api/v2/intervals').length, 1);
   });
 
   it('explains a 404 for the meter\'s intervals', async () => {
     api.server.fail({ kind: 'status', status: 404, body: { error: 'Not found' } }, 1, /intervals/);
-    await assert.rejects(fetchMeterReadings(client, 'm9'), /found none of the meters \(m9\).*while fetching interval data/);
+    await assert.rejects(pages('m9'), /found none of the meters \(m9\).*while fetching interval data/);
   });
 });

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidRequestError, chunk, parseBatchSize, parseCollectionDuration, parseMeterUids } from '../../../src/core/utilityapi/request';
+import { InvalidRequestError, chunk, parseCollectionDuration, parseMeterUids, parseWindow } from '../../../src/core/utilityapi/request';
+import { readHistoricalSettings } from '../../../src/core/utilityapi/settings';
+import { isConfigError } from '../../../src/core/runtime/options';
 
 describe('UtilityAPI request validation', () => {
   it('reads uids from strings, numbers, meter objects and a {meters} listing, unique and in order', () => {
@@ -48,12 +50,42 @@ describe('UtilityAPI request validation', () => {
     }
   });
 
-  it('batches lists and keeps the batch size sensible', () => {
+  it('batches lists', () => {
     assert.deepEqual(chunk(['a', 'b', 'c', 'd', 'e'], 2), [['a', 'b'], ['c', 'd'], ['e']]);
     assert.deepEqual(chunk([], 3), []);
-    assert.equal(parseBatchSize(''), 100);
-    assert.equal(parseBatchSize('25'), 25);
-    assert.equal(parseBatchSize(0), 100);
-    assert.equal(parseBatchSize(5000), 1000);
+  });
+
+  it('reads the interval window from msg.start and msg.end as days, ISO times, Dates or epoch ms', () => {
+    assert.equal(parseWindow(undefined, ''), undefined);
+    assert.deepEqual(parseWindow('2021-01-01', undefined), { start: '2021-01-01' });
+    assert.deepEqual(parseWindow('2021-01-01T00:00:00-08:00', new Date(Date.UTC(2022, 0, 1))), { start: '2021-01-01T00:00:00-08:00', end: '2022-01-01T00:00:00.000Z' });
+    assert.deepEqual(parseWindow(undefined, Date.UTC(2022, 5, 1)), { end: '2022-06-01T00:00:00.000Z' });
+  });
+
+  it('refuses a window that is no date or ends before it starts, before anything is sent', () => {
+    for (const [start, end, text] of [
+      ['2021-02-30', undefined, /msg\.start is "2021-02-30", not a date/],
+      ['yesterday', undefined, /msg\.start is "yesterday", not a date/],
+      [undefined, { day: 1 }, /msg\.end is an object, not a date/],
+      ['2022-01-01', '2021-01-01', /msg\.start \(2022-01-01\) is after msg\.end \(2021-01-01\)/],
+    ] as const) {
+      assert.throws(() => parseWindow(start, end), (error: unknown) => error instanceof InvalidRequestError && text.test(error.message) && /Nothing was sent to UtilityAPI/.test(error.message));
+    }
+  });
+
+  it('reads the node settings with their bounds, checking the wait settings only when waiting', () => {
+    assert.deepEqual(readHistoricalSettings({}), { batchSize: 100, wait: false, pollIntervalMs: 60_000, waitTimeoutMs: 3_600_000, fetchIntervals: false, intervalMonths: undefined, allowMixed: false });
+    assert.deepEqual(readHistoricalSettings({ batchSize: '25', wait: true, pollInterval: '30', waitTimeout: 10, fetchIntervals: true, intervalMonths: '60', allowMixed: true }), { batchSize: 25, wait: true, pollIntervalMs: 30_000, waitTimeoutMs: 600_000, fetchIntervals: true, intervalMonths: 60, allowMixed: true });
+    assert.equal(readHistoricalSettings({ wait: false, pollInterval: 1 }).pollIntervalMs, 60_000, 'ignored without Wait, as in the editor');
+    assert.equal(readHistoricalSettings({ wait: true, fetchIntervals: true, intervalMonths: '' }).intervalMonths, undefined, 'empty: the months collected');
+    for (const [config, text] of [
+      [{ batchSize: 5000 }, /Batch size is "5000": enter a whole number from 1 to 1000 meters/],
+      [{ batchSize: 0 }, /Batch size is "0"/],
+      [{ wait: true, pollInterval: 1 }, /Check every is "1": enter a number from 5 to 3600 seconds/],
+      [{ wait: true, waitTimeout: 2 ** 31 }, /Wait at most is "2147483648": enter a number from 1 to 10080 minutes/],
+      [{ wait: true, fetchIntervals: true, intervalMonths: 500 }, /Interval months is "500": enter a whole number from 1 to 120/],
+    ] as const) {
+      assert.throws(() => readHistoricalSettings(config), (error: unknown) => isConfigError(error) && text.test(error.message), JSON.stringify(config));
+    }
   });
 });

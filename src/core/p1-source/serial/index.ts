@@ -1,4 +1,6 @@
 export * from './settings';
 export * from './errors';
+export * from './serial-source';
 export * from './pool';
 export * from './list';
+export * from './binding';

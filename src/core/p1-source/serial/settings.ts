@@ -2,6 +2,8 @@
  * Serial line settings for P1 ports. DSMR 2.2/3 meters talk 9600 baud 7E1; DSMR 4/5, the
  * Belgian e-MUCS and the Luxembourg Smarty talk 115200 8N1 (service contracts §5.5).
  */
+import { readChoice } from '../../runtime/options';
+
 export type Parity = 'none' | 'even' | 'odd';
 export type DataBits = 7 | 8;
 export type StopBits = 1 | 2;
@@ -26,30 +28,27 @@ export const AUTO_CANDIDATES: readonly SerialSettings[] = [SERIAL_PRESETS['dsmr4
 /** How a port is to be opened: one fixed setting, or a list tried in turn until telegrams verify. */
 export type SerialMode = { kind: 'fixed'; settings: SerialSettings } | { kind: 'auto'; candidates: readonly SerialSettings[] };
 
-const BAUD_RATES = [300, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400];
+const BAUD_RATES = ['300', '1200', '2400', '4800', '9600', '19200', '38400', '57600', '115200', '230400'] as const;
 
 export interface SerialConfigInput {
-  preset?: string;
+  preset?: unknown;
   baudRate?: unknown;
   dataBits?: unknown;
   parity?: unknown;
   stopBits?: unknown;
 }
 
-/** Turns the node's configuration into a mode, or throws an error saying which field is wrong. */
+/** Turns the node's configuration into a mode; a wrong field is a ConfigError naming it. */
 export function serialModeFromConfig(config: SerialConfigInput): SerialMode {
-  const preset = config.preset || 'auto';
+  const preset = readChoice(config.preset, 'Meter', ['auto', 'dsmr4-5', 'dsmr2-3', 'custom'] as const, 'auto');
   if (preset === 'auto') return { kind: 'auto', candidates: AUTO_CANDIDATES };
-  if (preset === 'dsmr4-5' || preset === 'dsmr2-3') return { kind: 'fixed', settings: SERIAL_PRESETS[preset] };
-  if (preset !== 'custom') throw new Error(`Unknown serial preset "${preset}". Choose auto, DSMR 4/5, DSMR 2.2/3 or custom.`);
-  const baudRate = Number(config.baudRate);
-  if (!BAUD_RATES.includes(baudRate)) throw new Error(`Baud rate "${String(config.baudRate)}" is not supported. Use one of ${BAUD_RATES.join(', ')}.`);
-  const dataBits = Number(config.dataBits);
-  if (dataBits !== 7 && dataBits !== 8) throw new Error('Data bits must be 7 or 8.');
-  const parity = String(config.parity);
-  if (parity !== 'none' && parity !== 'even' && parity !== 'odd') throw new Error('Parity must be none, even or odd.');
-  const stopBits = Number(config.stopBits);
-  if (stopBits !== 1 && stopBits !== 2) throw new Error('Stop bits must be 1 or 2.');
+  if (preset !== 'custom') return { kind: 'fixed', settings: SERIAL_PRESETS[preset] };
+  // Older flows may hold numbers; the editor writes strings.
+  const text = (value: unknown): unknown => (typeof value === 'number' ? String(value) : value);
+  const baudRate = Number(readChoice(text(config.baudRate), 'Baud rate', BAUD_RATES, '115200'));
+  const dataBits = Number(readChoice(text(config.dataBits), 'Data bits', ['7', '8'] as const, '8')) as DataBits;
+  const parity = readChoice(config.parity, 'Parity', ['none', 'even', 'odd'] as const, 'none');
+  const stopBits = Number(readChoice(text(config.stopBits), 'Stop bits', ['1', '2'] as const, '1')) as StopBits;
   return { kind: 'fixed', settings: { baudRate, dataBits, parity, stopBits } };
 }
 

@@ -1,9 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { formatDateInZone, hostTimeZone, instantsForWallTime, resolveTimeZone, resolveWallTime, wallTimeAt, zoneOffsetMinutes } from '../../../src/core/intellimeter/zone';
-import { readingsFromRecords } from '../../../src/core/intellimeter/normalize';
-import { isServiceError } from '../../../src/core/http/errors';
+import { hostTimeZone, instantsForWallTime, offsetMinutesAt as zoneOffsetMinutes, wallTimeAt } from '../../../src/core/time-zone';
+import { readingsFromRecords, recordsFrom, resolveWallTime } from '../../../src/core/intellimeter/normalize';
+import { formatDateInZone } from '../../../src/core/intellimeter/api';
+import { readTimeZone } from '../../../src/core/intellimeter/operation';
+import { isConfigError } from '../../../src/core/runtime/options';
+
+const DOC_RECORDS = [
+  { MeterParam: 'meter1', TimeStamping: '2019-10-30 13:15:00', value: 28540.24 },
+  { MeterParam: 'meter2', TimeStamping: '2019-10-30 13:15:00', value: 35757.359 },
+];
 
 const TORONTO = 'America/Toronto';
 const wall = (text: string) => {
@@ -13,7 +20,7 @@ const wall = (text: string) => {
   return { year, month, day, hour, minute, second };
 };
 
-describe('Intellimeter time zones', () => {
+describe('Intellimeter time stamps in the configured zone', () => {
   it('knows the offset in and out of DST', () => {
     assert.equal(zoneOffsetMinutes(Date.UTC(2019, 9, 30, 17, 15), TORONTO), -240);
     assert.equal(zoneOffsetMinutes(Date.UTC(2019, 11, 30, 17, 15), TORONTO), -300);
@@ -72,11 +79,53 @@ describe('Intellimeter time zones', () => {
   });
 
   it('uses the host zone when none is set and rejects unknown zone names clearly', () => {
-    assert.equal(resolveTimeZone(''), hostTimeZone());
-    assert.equal(resolveTimeZone(' Europe/Amsterdam '), 'Europe/Amsterdam');
+    assert.equal(readTimeZone(''), hostTimeZone());
+    assert.equal(readTimeZone(' Europe/Amsterdam '), 'Europe/Amsterdam');
     assert.throws(
-      () => resolveTimeZone('Mars/Olympus'),
-      (error: unknown) => isServiceError(error) && error.code === 'CONFIG' && /"Mars\/Olympus" is not a time zone this system knows\. Enter an IANA zone name/.test(error.message),
+      () => readTimeZone('Mars/Olympus'),
+      (error: unknown) => isConfigError(error) && error.code === 'CONFIG' && error.field === 'Time zone' && /"Mars\/Olympus" is not a time zone this system knows\. Enter an IANA zone name/.test(error.message),
     );
+  });
+});
+
+describe('Intellimeter records to readings', () => {
+  const options = { metric: 'register', unit: 'kWh', zone: 'UTC', ambiguity: 'series' as const, now: 0 };
+
+  it('reads the documented /data shape', () => {
+    const { readings, problems } = readingsFromRecords(recordsFrom(DOC_RECORDS).records, options);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(readings.map((r) => [r.meterId, r.start, r.value]), [['meter1', '2019-10-30T13:15:00+00:00', 28540.24], ['meter2', '2019-10-30T13:15:00+00:00', 35757.359]]);
+  });
+
+  it('accepts records wrapped in an object or grouped by meter', () => {
+    assert.equal(recordsFrom({ data: DOC_RECORDS }).records.length, 2);
+    const grouped = recordsFrom({ meter1: [{ TimeStamping: '2019-10-30 13:15:00', value: 1 }], meter2: { TimeStamping: '2019-10-30 13:15:00', value: 2 } });
+    assert.deepEqual(readingsFromRecords(grouped.records, options).readings.map((r) => [r.meterId, r.value]), [['meter1', 1], ['meter2', 2]]);
+    assert.deepEqual(recordsFrom({}).records, []);
+    assert.deepEqual(recordsFrom(null).records, []);
+    assert.match(recordsFrom('oops').problems[0], /not a list of readings/);
+    assert.match(recordsFrom([1]).problems[0], /item 1 is not a record/);
+  });
+
+  it('reads wide records (one column per meter) and split date and time columns', () => {
+    const { readings, problems } = readingsFromRecords([{ Date: '2019-10-30', Time: '13:15', meter1: '1.5', meter2: '' }], options);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(readings.map((r) => [r.meterId, r.start, r.value]), [['meter1', '2019-10-30T13:15:00+00:00', 1.5], ['meter2', '2019-10-30T13:15:00+00:00', null]]);
+  });
+
+  it('reads records with other spellings of the field names', () => {
+    const { readings } = readingsFromRecords([{ meter_param: 'a', timestamping: '2019-10-30 13:15:00', Value: '2' }, { Meter: 'b', Timestamp: '2019-10-30 13:15:00', kWh: 3 }], options);
+    assert.deepEqual(readings.map((r) => [r.meterId, r.value]), [['a', 2], ['b', 3]]);
+  });
+
+  it('keeps a missing value as null, never 0, and names every record it cannot use', () => {
+    const { readings, problems } = readingsFromRecords([{ MeterParam: 'a', value: 1 }, { MeterParam: '', TimeStamping: '2019-10-30 13:15:00', value: 1 }, { TimeStamping: '2019-10-30 13:15:00' }, { MeterParam: 'b', TimeStamping: '2019-02-30 00:00:00', value: 1 }, { MeterParam: 'c', TimeStamping: '2019-10-30 13:15:00', value: null }, { MeterParam: 'd', TimeStamping: '2019-10-30 13:15:00', value: 0 }], options);
+    assert.deepEqual(readings.map((r) => [r.meterId, r.value]), [['c', null], ['d', 0]]);
+    assert.deepEqual(problems, [
+      'record 1 has no TimeStamping: {"MeterParam":"a","value":1}',
+      'record 2 has an empty meter name',
+      'record 3 has a time stamp but no meter and value: {"TimeStamping":"2019-10-30 13:15:00"}',
+      'record 4 (b): "2019-02-30 00:00:00" is not a time stamp (YYYY-MM-DD HH:MM:SS)',
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { SourceError } from '../p1-source/source';
+import { SourceError } from '../source';
 
 /**
  * Rewrites what the operating system says about a port into a sentence that tells the user what
