@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { HomeAssistantPublisher, isBirthMessage, isStatusMessage, readHomeAssistantSettings, type MqttMessage, type PublisherSettings } from './core/home-assistant';
-import { errorStatus, shortStatusText, statusView, type StatusView } from './core/runtime/status';
-import { clockFrom, onInput, reportError } from './node-red/node-kit';
+import { HomeAssistantPublisher, isBirthMessage, isStatusMessage, readHomeAssistantSettings, type MqttMessage } from './core/home-assistant';
+import { statusView, type StatusView } from './core/runtime/status';
+import { clockFrom, onInput, readSettingsAtDeploy, toNodeStatus, type Send } from './node-red/node-kit';
 
 interface EnergyHomeAssistantDef extends NodeDef {
   discoveryPrefix: string;
@@ -14,30 +14,20 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const clock = clockFrom(RED);
-    const show = (view: StatusView): void =>
-      node.status({ fill: view.fill, shape: view.shape, text: shortStatusText(RED._(`energy-home-assistant.status.${view.key}`, view.params)) });
-
-    let settings: PublisherSettings | undefined;
-    let configProblem: unknown;
-    try {
-      settings = readHomeAssistantSettings(def);
-    } catch (error) {
-      configProblem = error;
-      show(errorStatus('config'));
-      reportError(node, error);
-    }
-    const publisher = settings ? new HomeAssistantPublisher(settings) : undefined;
+    const show = (view: StatusView): void => node.status(toNodeStatus(RED, 'energy-home-assistant', view));
+    const settings = readSettingsAtDeploy(RED, node, () => readHomeAssistantSettings(def));
+    if (!settings) return;
+    const publisher = new HomeAssistantPublisher(settings);
     let states = 0;
 
     /** Fresh messages for `mqtt out`: nothing of the input (an mqtt-in birth message's qos, properties) leaks into them. */
-    function sendAll(send: (msg: Array<NodeMessage[]>) => void, messages: MqttMessage[]): void {
+    function sendAll(send: Send, messages: MqttMessage[]): void {
       if (messages.length === 0) return;
       states += messages.filter((m) => m.topic.endsWith('/state')).length;
       send([messages.map((m) => ({ topic: m.topic, payload: m.payload, retain: m.retain, qos: m.qos }) as NodeMessage)]);
     }
 
     onInput(node, async (msg, send) => {
-      if (!settings || !publisher) throw configProblem;
       // Home Assistant's status topic, wired in from an mqtt-in node: `online` = it (re)started.
       if (isStatusMessage(settings, msg.topic)) {
         if (isBirthMessage(settings, msg.topic, msg.payload)) {

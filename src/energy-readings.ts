@@ -2,8 +2,8 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { readingsToPoints, telegramPoint } from './core/influxdb';
 import { isParsedTelegram, telegramToReadings } from './core/p1-readings';
 import { validateReading, type Reading } from './core/readings';
-import { errorStatus, readChoice, shortStatusText, statusView, type StatusView } from './core/runtime';
-import { clockFrom, onInput, reportError } from './node-red/node-kit';
+import { readChoice, statusView, type StatusView } from './core/runtime';
+import { clockFrom, onInput, readSettingsAtDeploy, toNodeStatus } from './node-red/node-kit';
 
 interface EnergyReadingsDef extends NodeDef {
   output: string;
@@ -17,18 +17,9 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const clock = clockFrom(RED);
-    const show = (view: StatusView): void =>
-      node.status({ fill: view.fill, shape: view.shape, text: shortStatusText(RED._(`energy-readings.status.${view.key}`, view.params)) });
-
-    let output: Output | undefined;
-    let configProblem: unknown;
-    try {
-      output = readChoice(def.output, 'Output', OUTPUTS, 'readings');
-    } catch (error) {
-      configProblem = error;
-      show(errorStatus('config'));
-      reportError(node, error);
-    }
+    const show = (view: StatusView): void => node.status(toNodeStatus(RED, 'energy-readings', view));
+    const output: Output | undefined = readSettingsAtDeploy(RED, node, () => readChoice(def.output, 'Output', OUTPUTS, 'readings'));
+    if (!output) return;
 
     /** Normalized readings from other nodes: the valid ones go on, the others to Catch nodes. */
     function checked(items: unknown[], msg: object): Reading[] {
@@ -49,7 +40,6 @@ export = function register(RED: NodeAPI): void {
     }
 
     onInput(node, async (msg, send) => {
-      if (!output) throw configProblem;
       const payload = msg.payload;
       const receivedAt = clock.now();
       if (!isParsedTelegram(payload) && !Array.isArray(payload)) {

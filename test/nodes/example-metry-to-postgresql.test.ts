@@ -1,7 +1,8 @@
 /**
- * The metry-to-postgresql example as shipped, in the real runtime (its Function node loads `pg`
+ * The metry-to-postgresql example as shipped, in the real runtime (its Function nodes load `pg`
  * through Node-RED's external-module loader) against the fake Metry and a real PostgreSQL: the
- * nightly export, the next night's new days, and a full rerun that adds no row.
+ * nightly export, the next night's new days from the database's own cursor, and a night whose
+ * writes were lost fetched again without a row doubled.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,7 +60,7 @@ describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('pos
       // Step 3 of the comment: the user enables the function and the nightly inject.
       delete n.d;
     }, env);
-    const modules = [nodeModule('energy-service'), nodeModule('metry-meters'), nodeModule('metry-consumption'), coreNode('common/20-inject.js'), coreNode('function/10-function.js'), coreNode('common/25-catch.js'), coreNode('common/90-comment.js')];
+    const modules = [nodeModule('energy-service'), nodeModule('metry-meters'), nodeModule('metry-consumption'), coreNode('common/20-inject.js'), coreNode('function/10-function.js'), coreNode('sequence/17-split.js'), coreNode('common/25-catch.js'), coreNode('common/90-comment.js')];
     const service = flow.find((n) => n.type === 'energy-service')!;
     await helper.load(modules as never, placed.nodes as never, { [service.id]: { token: METRY_TEST_TOKEN } });
     received = new Map(placed.helpers.map((id) => [id, [] as NodeMessage[]]));
@@ -98,10 +99,9 @@ describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('pos
     assert.match(flow[0].info, /\*\*Modules\*\*: `pg`/);
     assert.match(flow[0].info, /functionExternalModules/);
     assert.ok(flow.every((n) => !n.credentials), 'no credentials in the example');
-    const fn = flow.find((n) => n.type === 'function')!;
-    assert.deepEqual(fn.libs, [{ var: 'pg', module: 'pg' }]);
+    for (const fn of flow.filter((n) => n.type === 'function')) assert.deepEqual(fn.libs, [{ var: 'pg', module: 'pg' }]);
     // Shipped disabled, so deploying the example as imported installs nothing and exports nothing.
-    assert.deepEqual(flow.filter((n) => n.d).map((n) => n.type).sort(), ['function', 'inject']);
+    assert.deepEqual(flow.filter((n) => n.d).map((n) => n.type).sort(), ['function', 'function', 'inject']);
 
     await deploy();
     await runNightly();
@@ -111,28 +111,34 @@ describe('example metry-to-postgresql with PostgreSQL', { skip: skipWithout('pos
     const day = rows.find((r) => r.start.getTime() === Date.parse('2023-12-24T00:00:00+01:00'))!;
     assert.equal(day.value, fakeValue(2, 'energy', 'day', Date.parse('2023-12-24T00:00:00+01:00')));
     assert.deepEqual([day.granularity, day.unit], ['day', 'kWh']);
-    // One statement for the batch: every meter's rows were confirmed in one message.
+    // The join gathered the meters: one statement, every meter's rows confirmed in one message.
     const stored = received.get(byName('rows stored').id)!;
     assert.deepEqual(stored.map((m) => (m as NodeMessage & { stored: number }).stored), [METERS * 31]);
   });
 
-  it('the next night stores only the new days', async () => {
+  it('the next night starts from what the table holds (and the look-back) and stores the new days', async () => {
     dataUntil = '2024-01-11T00:00:00+01:00';
     clock.advance(86_400_000);
     metry.server.reset();
     await runNightly();
-    assert.deepEqual(metry.consumptionRequests().map((r) => [r.multi, r.period]), [[true, '20240101-20240110']]);
+    const periods = metry.consumptionRequests().map((r) => [r.multi, r.period]);
+    // December is stored up to the 31st: fetched from there minus the look-back (3 days), never from December 1st.
+    assert.deepEqual(periods, [[true, '20231229-20240110']]);
     assert.equal(await count(), METERS * 41);
   });
 
-  it('a full rerun (redeploy: the cursors start again) overwrites the rows and adds none', async () => {
-    await db.query("UPDATE readings SET value = -1 WHERE meter_id = $1 AND start >= '2023-12-20' AND start < '2024-01-01'", [FakeMetry.rootId(1)]);
+  it('a night whose writes were lost is fetched again, and a late correction overwrites: no row added', async () => {
+    await db.query("DELETE FROM readings WHERE meter_id = $1 AND start >= '2024-01-03T00:00:00+01:00'", [FakeMetry.rootId(1)]);
+    await db.query("UPDATE readings SET value = -1 WHERE meter_id = $1 AND start = '2024-01-09T00:00:00+01:00'", [FakeMetry.rootId(2)]);
+    assert.equal(await count(), METERS * 41 - 8);
     assert.ok((await flowConnections()) > 0, 'the deployed function holds its pool');
     await stop();
     await deploy();
+    metry.server.reset();
     await runNightly();
-    assert.equal(await count(), METERS * 41, 'no row added');
-    assert.equal(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM readings WHERE value = -1')).rows[0].n), 0, 'tampered rows overwritten');
+    assert.equal(await count(), METERS * 41, 'the lost days are back, nothing doubled');
+    const restored = await db.query<{ value: number }>("SELECT value FROM readings WHERE meter_id = $1 AND start = '2024-01-09T00:00:00+01:00'", [FakeMetry.rootId(2)]);
+    assert.equal(restored.rows[0].value, fakeValue(2, 'energy', 'day', Date.parse('2024-01-09T00:00:00+01:00')), 'within the look-back, overwritten');
     const duplicates = await db.query('SELECT source, meter_id, metric, granularity, start FROM readings GROUP BY 1, 2, 3, 4, 5 HAVING count(*) > 1');
     assert.equal(duplicates.rows.length, 0);
   });
