@@ -10,6 +10,8 @@ import { coreNode } from '../../testing/examples';
 import { until } from '../../testing/manual-clock';
 import { DSMR5 } from '../../testing/dsmr-telegrams';
 import { helper, nodeModule } from '../../testing/runtime';
+import { editorDefinition } from '../../testing/editor-definition';
+import { readTopicPrefix } from '../../src/core/home-assistant';
 
 type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -105,5 +107,21 @@ describe('energy-readings node', () => {
   it('an unknown output is refused at deploy', async () => {
     const { caught } = await run('energy-readings', { output: 'csv' }, [{ payload: [] }], (_o, c) => c.length === 1);
     assert.match(caught[0].error.message, /Output is "csv": choose one of readings, influxdb/);
+  });
+});
+
+describe('energy-home-assistant editor', () => {
+  it('the editor refuses exactly the topic prefixes the runtime refuses', () => {
+    type Def = { defaults: Record<string, { validate: (this: unknown, v: string) => unknown }> };
+    const def = editorDefinition<Def>('energy-home-assistant', () => ({ length: 0 }));
+    for (const value of ['homeassistant', 'home/p1', '', ' ha ', 'a/#', 'a/+/b', '$SYS', '/ha', 'ha/', 'a//b', 'x'.repeat(201)]) {
+      let runtimeOk = true;
+      try {
+        readTopicPrefix(value, 'Base topic', 'energy-export');
+      } catch {
+        runtimeOk = false;
+      }
+      for (const field of ['discoveryPrefix', 'baseTopic']) assert.equal(def.defaults[field].validate.call({}, value) === true, runtimeOk, `${field} ${JSON.stringify(value)}`);
+    }
   });
 });
