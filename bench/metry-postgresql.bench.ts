@@ -15,13 +15,12 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { externalModulesUserDir, placeExample, readExample, type FlowNode } from '../testing/examples';
 import { METRY_TEST_TOKEN } from '../testing/fakes/metry';
 import { repoRoot } from '../testing/paths';
 import { pg, type PgPool } from '../testing/pg';
 import { startPostgres } from '../testing/servers';
+import { MetryInWorker } from './fakes-in-workers';
 
 const LATENCY_MS = 20;
 const RATE = 10;
@@ -31,36 +30,6 @@ const HOUR = 3_600_000;
 const CAPACITY_BATCHES = 100;
 
 const log = (text: string): void => void process.stderr.write(`${text}\n`);
-
-/** The fake Metry of bench/metry-fake-worker.ts, driven by messages. */
-class FakeInWorker {
-  private readonly worker = new Worker(path.join(__dirname, 'metry-fake-worker.js'));
-  baseUrl = '';
-
-  private ask<T>(command: Record<string, unknown>): Promise<T> {
-    return new Promise((resolve) => {
-      this.worker.once('message', resolve);
-      this.worker.postMessage(command);
-    });
-  }
-
-  async start(): Promise<void> {
-    this.baseUrl = (await this.ask<{ baseUrl: string }>({ cmd: 'start', latencyMs: LATENCY_MS, rateLimit: RATE })).baseUrl;
-  }
-
-  meters(count: number, dataFrom: string, dataUntil: string): Promise<unknown> {
-    return this.ask({ cmd: 'meters', count, dataFrom, dataUntil });
-  }
-
-  stats(): Promise<{ requests: number; rateLimited: number }> {
-    return this.ask({ cmd: 'stats' });
-  }
-
-  async stop(): Promise<void> {
-    await this.ask({ cmd: 'stop' });
-    await this.worker.terminate();
-  }
-}
 
 /** Midnight in Stockholm (the fake meters' zone) `daysBack` days before today, as ISO with offset. */
 function stockholmMidnight(daysBack: number): string {
@@ -130,7 +99,7 @@ interface Deployed {
 }
 
 /** The example with its ids made unique per run, so no context (cursors) survives from an earlier run. */
-async function deploy(url: string, RED: NodeRed, fake: FakeInWorker, database: { host: string; port: number; database: string; user: string }, run: string): Promise<Deployed> {
+async function deploy(url: string, RED: NodeRed, fake: MetryInWorker, database: { host: string; port: number; database: string; user: string }, run: string): Promise<Deployed> {
   let text = JSON.stringify(readExample('metry-to-postgresql.json'));
   for (const node of JSON.parse(text) as FlowNode[]) text = text.split(node.id).join(`${run}-${node.id.slice(run.length + 1)}`);
   const env = [
@@ -191,7 +160,7 @@ async function prefill(db: PgPool, meters: number, from: string, until: string):
            generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') AS h`, [meters, from, until]);
 }
 
-async function exportRun(RED: NodeRed, url: string, fake: FakeInWorker, db: PgPool, connection: Parameters<typeof deploy>[3], meters: number): Promise<ExportRun> {
+async function exportRun(RED: NodeRed, url: string, fake: MetryInWorker, db: PgPool, connection: Parameters<typeof deploy>[3], meters: number): Promise<ExportRun> {
   const from = stockholmMidnight(4);
   const yesterday = stockholmMidnight(1);
   const until = stockholmMidnight(0);
@@ -287,8 +256,8 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 async function main(): Promise<void> {
   const postgres = await startPostgres({ durable: true });
   const db = new pg.Pool({ ...postgres.connection, max: 1 });
-  const fake = new FakeInWorker();
-  await fake.start();
+  const fake = new MetryInWorker();
+  await fake.start({ latencyMs: LATENCY_MS, rateLimit: RATE });
   const userDir = externalModulesUserDir(['pg']);
   const nodeRed = await startNodeRed(userDir);
   const runs: ExportRun[] = [];

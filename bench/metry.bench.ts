@@ -10,8 +10,6 @@
  * Prints only a markdown section on stdout; progress goes to stderr.
  */
 import os from 'node:os';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { ServiceHttpClient } from '../src/core/http/client';
 import { DEFAULT_RATE_MARGIN } from '../src/core/http/limiter';
 import { bearerAuth } from '../src/core/http/auth';
@@ -20,6 +18,7 @@ import { ConsumptionExport } from '../src/core/metry/export';
 import { CursorStore, MemoryCursorStore, cursorKey, keptCursors } from '../src/core/metry/cursor';
 import { FakeMetry, METRY_TEST_TOKEN } from '../testing/fakes/metry';
 import { validateReading } from '../src/core/readings';
+import { MetryInWorker } from './fakes-in-workers';
 
 const LATENCY_MS = 20;
 const RATE = 10;
@@ -27,36 +26,7 @@ const NAIVE_SAMPLE = 30;
 
 const log = (text: string): void => void process.stderr.write(`${text}\n`);
 
-class FakeInWorker {
-  private readonly worker = new Worker(path.join(__dirname, 'metry-fake-worker.js'));
-  baseUrl = '';
-
-  private ask<T>(command: Record<string, unknown>): Promise<T> {
-    return new Promise((resolve) => {
-      this.worker.once('message', resolve);
-      this.worker.postMessage(command);
-    });
-  }
-
-  async start(): Promise<void> {
-    this.baseUrl = (await this.ask<{ baseUrl: string }>({ cmd: 'start', latencyMs: LATENCY_MS, rateLimit: RATE, strictWindow: true })).baseUrl;
-  }
-
-  meters(count: number, dataFrom: string, dataUntil: string): Promise<unknown> {
-    return this.ask({ cmd: 'meters', count, dataFrom, dataUntil });
-  }
-
-  stats(): Promise<{ requests: number; rateLimited: number }> {
-    return this.ask({ cmd: 'stats' });
-  }
-
-  async stop(): Promise<void> {
-    await this.ask({ cmd: 'stop' });
-    await this.worker.terminate();
-  }
-}
-
-function client(fake: FakeInWorker): ServiceHttpClient {
+function client(fake: MetryInWorker): ServiceHttpClient {
   return new ServiceHttpClient({ service: 'metry', baseURL: fake.baseUrl, auth: bearerAuth(METRY_TEST_TOKEN), requestsPerSecond: RATE, maxConcurrent: 4, timeoutMs: 60_000 });
 }
 
@@ -122,7 +92,7 @@ function freshWindow(): Promise<void> {
 }
 
 /** The pipeline as metry-meters → metry-consumption run it: streamed pages, planned in chunks. */
-async function pipeline(fake: FakeInWorker, granularity: 'month' | 'hour', now: number, sampleHeap = false): Promise<Run> {
+async function pipeline(fake: MetryInWorker, granularity: 'month' | 'hour', now: number, sampleHeap = false): Promise<Run> {
   await freshWindow();
   const http = client(fake);
   global.gc?.();
@@ -164,7 +134,7 @@ async function pipeline(fake: FakeInWorker, granularity: 'month' | 'hour', now: 
 }
 
 /** The naive export: list the meters, then one request per meter and month, one after another. */
-async function naive(fake: FakeInWorker, months: string[], granularity: 'month' | 'hour', meterLimit: number): Promise<Run> {
+async function naive(fake: MetryInWorker, months: string[], granularity: 'month' | 'hour', meterLimit: number): Promise<Run> {
   await freshWindow();
   const http = client(fake);
   const started = process.hrtime.bigint();
@@ -197,8 +167,8 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0];
-  const fake = new FakeInWorker();
-  await fake.start();
+  const fake = new MetryInWorker();
+  await fake.start({ latencyMs: LATENCY_MS, rateLimit: RATE, strictWindow: true });
   const months2023 = Array.from({ length: 12 }, (_, i) => `2023${String(i + 1).padStart(2, '0')}`);
 
   log('monthly: 2,000 meters × 12 months, 3 runs');

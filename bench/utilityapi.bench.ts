@@ -6,8 +6,6 @@
  * previous behaviour, every reading of the meter gathered into one message.
  * Prints only a markdown section on stdout; progress goes to stderr.
  */
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { ServiceHttpClient } from '../src/core/http/client';
 import { bearerAuth } from '../src/core/http/auth';
 import type { Reading } from '../src/core/readings';
@@ -16,40 +14,12 @@ import { runHistoricalCollection } from '../src/core/utilityapi/historical-run';
 import { readHistoricalSettings } from '../src/core/utilityapi/settings';
 import { ManualClock } from '../testing/manual-clock';
 import { UTILITYAPI_TEST_TOKEN } from '../testing/fakes/utilityapi';
+import { UtilityApiInWorker } from './fakes-in-workers';
 
 const log = (text: string): void => void process.stderr.write(`${text}\n`);
 const DAY_MS = 86_400_000;
 const HISTORY_START = Date.UTC(2019, 0, 1, 8); // midnight in the fake's -08:00 utility
 const READINGS_PER_DAY = 96;
-
-class FakeInWorker {
-  private readonly worker = new Worker(path.join(__dirname, 'utilityapi-fake-worker.js'));
-  baseUrl = '';
-
-  private ask<T>(command: Record<string, unknown>): Promise<T> {
-    return new Promise((resolve) => {
-      this.worker.once('message', resolve);
-      this.worker.postMessage(command);
-    });
-  }
-
-  async start(): Promise<void> {
-    this.baseUrl = (await this.ask<{ baseUrl: string }>({ cmd: 'start' })).baseUrl;
-  }
-
-  meter(days: number, pageSize: number): Promise<unknown> {
-    return this.ask({ cmd: 'meter', uid: 'm1', startMs: HISTORY_START, days, pageSize });
-  }
-
-  stats(): Promise<{ requests: number; intervalRequests: number }> {
-    return this.ask({ cmd: 'stats' });
-  }
-
-  async stop(): Promise<void> {
-    await this.ask({ cmd: 'stop' });
-    await this.worker.terminate();
-  }
-}
 
 interface Run {
   days: number;
@@ -63,8 +33,8 @@ interface Run {
 }
 
 /** One export as the node runs it; `hold` gathers every reading as the previous version did. */
-async function exportMeter(fake: FakeInWorker, days: number, pageSize: number, hold: boolean): Promise<Run> {
-  await fake.meter(days, pageSize);
+async function exportMeter(fake: UtilityApiInWorker, days: number, pageSize: number, hold: boolean): Promise<Run> {
+  await fake.meter('m1', HISTORY_START, days, pageSize);
   const clock = ManualClock.autoAdvancing(HISTORY_START + (days + 1) * DAY_MS);
   const client = new ServiceHttpClient({ service: 'utilityapi', baseURL: fake.baseUrl, auth: bearerAuth(UTILITYAPI_TEST_TOKEN), clock, timeoutMs: 120_000 });
   const settings = readHistoricalSettings({ wait: true, fetchIntervals: true, pollInterval: 5 });
@@ -109,7 +79,7 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const years = (days: number): string => `${fmt(days / 365.25, 0)} year${days > 400 ? 's' : ''}`;
 
 async function main(): Promise<void> {
-  const fake = new FakeInWorker();
+  const fake = new UtilityApiInWorker();
   await fake.start();
   const FIVE_YEARS = 1826;
 
