@@ -400,6 +400,26 @@ export function cancelledError(service: string, attempts = 1): ServiceError {
   return new ServiceError(`The request to ${serviceDisplayName(service)} was cancelled because the node was closed or redeployed.`, { code: 'CANCELLED', service, attempts });
 }
 
+/** Waits for `promise`, or rejects as cancelled when `signal` aborts first (the promise runs on). */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, service: string): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(cancelledError(service));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(cancelledError(service));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** Counts what a request has used of its retry policy. */
 interface RetryBudget {
   /** Retries for failures other than a 429 without Retry-After, against `maxRetries`. */

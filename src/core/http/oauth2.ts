@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthStrategy, OutgoingHeaders } from './auth';
 import type { HttpRequester, RequestOptions, ServiceHttpClient } from './client';
-import { cancelledError } from './client';
+import { untilAborted } from './client';
 import { ServiceError, isServiceError, serviceDisplayName } from './errors';
 import { Clock, systemClock } from '../runtime/clock';
 
@@ -250,26 +250,6 @@ export interface OAuth2Auth extends AuthStrategy {
   readonly expiresAt: number | undefined;
   /** Gets a fresh access token now (one at a time, shared by all callers). */
   refresh(client: ServiceHttpClient, signal?: AbortSignal): Promise<void>;
-}
-
-/** Waits for `promise`, or rejects as cancelled when `signal` aborts first (the promise runs on). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, service: string): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(cancelledError(service));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(cancelledError(service));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /**

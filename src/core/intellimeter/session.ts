@@ -1,6 +1,6 @@
 import type { AuthStrategy, OutgoingHeaders } from '../http/auth';
 import type { RequestOptions, ServiceHttpClient } from '../http/client';
-import { cancelledError } from '../http/client';
+import { untilAborted } from '../http/client';
 import { ServiceError } from '../http/errors';
 
 export type IntellimeterLogin = { apiKey: string } | { username: string; password: string };
@@ -35,26 +35,6 @@ export interface IntellimeterSession extends AuthStrategy {
 /** The session behind a client's auth, if it is one (works across the compiled and source copies). */
 export function intellimeterSessionOf(auth: AuthStrategy | undefined): IntellimeterSession | undefined {
   return (auth as { kind?: unknown } | undefined)?.kind === 'intellimeter-session' ? (auth as IntellimeterSession) : undefined;
-}
-
-/** Waits for `promise`, or rejects as cancelled when `signal` aborts first (the promise runs on). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined, service: string): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(cancelledError(service));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(cancelledError(service));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 export function createIntellimeterSessionAuth(login: IntellimeterLogin): IntellimeterSession {
